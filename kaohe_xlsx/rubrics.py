@@ -46,6 +46,7 @@ from .resources import resource_path
 FORMAT_VERSION = 1
 RUBRIC_STATUS = ("complete", "partial", "needs_allocation")
 ITEM_KINDS = ("deduct", "earn", "convert", "weighted", "penalty")
+DEFAULT_MAX_COUNT = 10
 
 
 class RubricError(KaoheError):
@@ -205,12 +206,13 @@ def _parse_rule(raw: Any, item_points: Decimal | None, penalty_max: Decimal | No
     rule = _build(cls, raw, place, {})
     if rule is None:
         return None
-    # Defaults for the largest count an inspector may enter: enough to use up the item.
+    # Where the seed states no largest count, allow enough to use up the item, and at least
+    # DEFAULT_MAX_COUNT so the true number of cases can be recorded (the score floors anyway).
     budget = penalty_max if penalty_max is not None else item_points
     if isinstance(rule, (CountDeduction, CountBonus)) and "max_count" not in raw:
         limit = rule.cap if rule.cap is not None else budget
         if limit is not None and rule.per > 0:
-            rule = dataclasses.replace(rule, max_count=max(1, math.ceil(limit / rule.per)))
+            rule = dataclasses.replace(rule, max_count=max(DEFAULT_MAX_COUNT, math.ceil(limit / rule.per)))
     if isinstance(rule, ShortfallDeduction) and "max_value" not in raw:
         rule = dataclasses.replace(rule, max_value=rule.target * 10)
     if isinstance(rule, RangeDeduction) and "maximum" not in raw and budget is not None:

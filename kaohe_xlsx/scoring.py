@@ -178,6 +178,8 @@ def score_item(item: Item, inputs: Inputs, decimals: int = 2, average: Decimal |
                 award_groups[rule.group] = award_groups.get(rule.group, ZERO) + rule.amount
                 lines.append(Line(rule.id, rule.amount, f"{rule.label}：得 {fmt(rule.amount)} 分"))
         elif isinstance(rule, Converted):
+            if value is None:  # nothing imported yet: neither points nor penalty
+                continue
             if value == NOT_PARTICIPATING and rule.average_for_non_participants:
                 used_average = True
                 converted = average if average is not None else ZERO
