@@ -18,8 +18,10 @@ import click
 
 from . import __version__, click_zh
 from .click_zh import display_width
+from .generate import Campaign, assignments, generate_campaign, load_template
 from .issues import KaoheError
 from .model import Rubric, fmt
+from .roster import default_roster, load_roster
 from .rubrics import default_rubrics_path, load_allocation, load_rubrics, rubric_to_dict
 
 click_zh.install()  # before the decorators below build their help texts
@@ -220,6 +222,57 @@ def rubrics_check(settings: Settings, file: Path | None) -> None:
     click.echo(f"规则库文件 {path.name} 检查通过：{len(found)} 个考评细则。")
     for rubric in found.values():
         click.echo(f"  {rubric.id}：{len(rubric.sections)} 个部分，{len(rubric.items)} 项，总分 {fmt(rubric.total) or '待分配'}")
+
+
+@cli.command(options_metavar="[选项]")
+@click.option("--rubric", "rubric_id", default="jiaozuo-2016", show_default=True, metavar="编号", help="考评细则编号。")
+@click.option("--allocation", type=click.Path(exists=True, dir_okay=False, path_type=Path), metavar="文件", help="分值分配文件（原文没有分值的细则）。")
+@click.option("--units", "units_file", type=click.Path(exists=True, dir_okay=False, path_type=Path), metavar="文件", help="单位名单（.csv 或 .xlsx）；默认为随附的焦作 2016 名单。")
+@click.option("--groups", "groups_file", type=click.Path(exists=True, dir_okay=False, path_type=Path), metavar="文件", help="考核组成员名单（.csv 或 .xlsx）。")
+@click.option("--title", help="考核名称（默认为细则标题）。")
+@click.option("--year", type=int, help="考核年度（默认为细则年度）。")
+@click.option("--deadline", default="", help="报送截止日期，如 2017年6月10日。")
+@click.option("--office", help="组织单位（默认为细则的发文单位）。")
+@click.option("--by", "split", type=click.Choice(["group", "assessor"]), help="按考核组分（group）或按考核部门分（assessor）；默认按细则。")
+@click.option("--template", type=click.Path(exists=True, dir_okay=False, path_type=Path), metavar="文件", help="样式模板（默认 templates/default.json）。")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("考核表"), show_default=True, metavar="文件夹", help="输出文件夹。")
+@click.option("--force", is_flag=True, help="覆盖输出文件夹中的同名文件。")
+@click.pass_obj
+def generate(
+    settings: Settings,
+    rubric_id: str,
+    allocation: Path | None,
+    units_file: Path | None,
+    groups_file: Path | None,
+    title: str | None,
+    year: int | None,
+    deadline: str,
+    office: str | None,
+    split: str | None,
+    template: Path | None,
+    out_dir: Path,
+    force: bool,
+) -> None:
+    """生成各考核组（或各考核部门）的考核表和考核清单。"""
+    rubric = settings.rubric(rubric_id, allocation)
+    roster = load_roster(units_file, groups_file) if units_file else default_roster()
+    campaign = Campaign(
+        rubric=rubric,
+        roster=roster,
+        title=title or rubric.title,
+        year=year or rubric.year,
+        deadline=deadline,
+        office=office or rubric.issuer,
+        split=split or rubric.split,  # type: ignore[arg-type]
+    )
+    look = load_template(template) if template else None
+    with click.progressbar(length=len(assignments(campaign)), label="生成考核表", show_pos=True) as bar:
+        manifest = generate_campaign(campaign, out_dir, force=force, template=look, progress=lambda *_: bar.update(1))
+    units = sum(len(w["units"]) for w in manifest.workbooks)
+    click.echo(f"已生成 {len(manifest.workbooks)} 份考核表（共 {units} 个单位表）到 {out_dir}：")
+    for workbook in manifest.workbooks:
+        click.echo(f"  {workbook['file']}（{workbook['assessor']}，{len(workbook['units'])} 个单位）")
+    click.echo(f"考核清单：{manifest.path}（回收核对时需要，请妥善保存，不要发给考核组）")
 
 
 def main() -> None:

@@ -20,6 +20,7 @@ from typing import Any, Literal
 
 from .issues import KaoheError
 from .model import (
+    NONE_CHOICE,
     RULE_TYPES,
     AnyRule,
     Award,
@@ -29,9 +30,7 @@ from .model import (
     CountDeduction,
     GradeBand,
     Item,
-    Level,
     LevelBonus,
-    NONE_CHOICE,
     RangeDeduction,
     Rubric,
     Section,
