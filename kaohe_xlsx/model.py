@@ -473,6 +473,9 @@ class Rubric:
     def items(self) -> tuple[Item, ...]:
         return tuple(item for section in self.sections for item in section.items)
 
+    def section(self, section_id: str) -> Section:
+        return next(section for section in self.sections if section.id == section_id)
+
     def item(self, item_id: str) -> Item:
         for item in self.items:
             if item.id == item_id:

@@ -1,0 +1,89 @@
+"""Play the inspector: put entries into a generated workbook's input cells with openpyxl.
+
+``random_entries`` draws valid entries for every input cell of a unit sheet (seeded),
+``engine_inputs`` turns those entries into the scoring engine's inputs, and ``fill``
+writes them into a copy of a workbook, as Excel would store them.
+"""
+
+from __future__ import annotations
+
+import random
+import shutil
+import warnings
+from decimal import Decimal
+from pathlib import Path
+
+import openpyxl
+
+from kaohe_xlsx.layout import SheetLayout
+from kaohe_xlsx.model import NO, NOT_PARTICIPATING, YES, InputSpec
+from kaohe_xlsx.scoring import Inputs
+
+Entry = str | int | float
+
+
+def random_value(spec: InputSpec, rng: random.Random, busy: float = 0.5) -> Entry | None:
+    """A valid entry for ``spec``, or None (left blank) with probability 1 − busy."""
+    if rng.random() > busy:
+        return None
+    if spec.kind == "flag":
+        return rng.choice((YES, YES, NO))
+    if spec.kind == "choice":
+        return rng.choice(spec.choices)
+    if spec.allow_not_participating and rng.random() < 0.2:
+        return NOT_PARTICIPATING
+    if spec.kind == "count":
+        return rng.randint(int(spec.minimum), int(spec.maximum))
+    steps = int((spec.maximum - spec.minimum) / spec.step)
+    value = spec.minimum + spec.step * rng.randint(0, steps)
+    if spec.nonzero_minimum and 0 < value < spec.nonzero_minimum:
+        value = spec.nonzero_minimum
+    return int(value) if value == value.to_integral_value() else float(value)
+
+
+def random_entries(layout: SheetLayout, rng: random.Random, busy: float = 0.5) -> dict[str, Entry]:
+    """Entries by cell address for one unit sheet, the completion cell set to 是."""
+    entries: dict[str, Entry] = {}
+    for cell in layout.inputs:
+        if cell.field == "done":
+            entries[cell.address] = YES
+        elif cell.field == "reason":
+            if rng.random() < busy / 2:
+                entries[cell.address] = "现场检查发现问题"
+        elif cell.spec is not None:
+            value = random_value(cell.spec, rng, busy)
+            if value is not None:
+                entries[cell.address] = value
+    return entries
+
+
+def engine_inputs(layout: SheetLayout, entries: dict[str, Entry]) -> Inputs:
+    """The scoring engine's inputs for the entries of one unit sheet."""
+    inputs: dict[tuple[str, str], object] = {}
+    for cell in layout.inputs:
+        value = entries.get(cell.address)
+        if value is None or cell.field != "value":
+            continue
+        if value in (YES, NO):
+            inputs[cell.key] = value == YES
+        elif isinstance(value, str):
+            inputs[cell.key] = value
+        elif cell.spec is not None and cell.spec.kind == "count":
+            inputs[cell.key] = int(value)
+        else:
+            inputs[cell.key] = Decimal(str(value))
+    return inputs  # type: ignore[return-value]
+
+
+def fill(src: Path, dest: Path, entries_by_sheet: dict[str, dict[str, Entry]]) -> Path:
+    """Copy ``src`` to ``dest`` with the entries written into the named sheets."""
+    shutil.copyfile(src, dest)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # openpyxl notes parts it does not read
+        workbook = openpyxl.load_workbook(dest)
+    for sheet, entries in entries_by_sheet.items():
+        worksheet = workbook[sheet]
+        for address, value in entries.items():
+            worksheet[address] = value
+    workbook.save(dest)
+    return dest
