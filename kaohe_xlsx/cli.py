@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,10 +19,15 @@ from typing import Any
 import click
 
 from . import __version__, click_zh
+from .annotate import annotated_copy
 from .click_zh import display_width
 from .generate import Campaign, assignments, generate_campaign, load_template
+from .ingest import collect_files, find_manifest, load_manifest
 from .issues import KaoheError
 from .model import Rubric, fmt
+from .office import to_pdf
+from .reconcile import CampaignResult, Options, check_campaign
+from .report import write_ranking
 from .roster import default_roster, load_roster
 from .rubrics import default_rubrics_path, load_allocation, load_rubrics, rubric_to_dict
 
@@ -273,6 +280,134 @@ def generate(
     for workbook in manifest.workbooks:
         click.echo(f"  {workbook['file']}（{workbook['assessor']}，{len(workbook['units'])} 个单位）")
     click.echo(f"考核清单：{manifest.path}（回收核对时需要，请妥善保存，不要发给考核组）")
+
+
+CAMPAIGN_TARGETS = click.argument(
+    "targets", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path), metavar="文件或文件夹..."
+)
+
+
+def campaign_options(command: Any) -> Any:
+    """The options shared by check and rank."""
+    for option in reversed(
+        [
+            click.option("--manifest", type=click.Path(exists=True, dir_okay=False, path_type=Path), metavar="文件", help="考核清单（默认在所给文件夹中查找 *.kaohe.json）。"),
+            click.option("--imports", type=click.Path(exists=True, dir_okay=False, path_type=Path), metavar="文件", help="导入成绩表（.xlsx 或 .csv，按单位）：如网上考核、折算项目。"),
+            click.option("--prefer", default="", metavar="newest|文件名", help="同一考核表收到不同版本时：newest 采用最后保存的，或指定采用的文件名。"),
+            click.option("--accept", multiple=True, metavar="文件名", help="确认接受公式或锁定内容被改动的文件（可多次使用）。"),
+            click.option("--annotate", "annotate_dir", type=click.Path(file_okay=False, path_type=Path), metavar="文件夹", help="为有问题的考核表另存一份标注了问题的副本（原文件不动）。"),
+            click.option("-v", "--verbose", is_flag=True, help="也显示提示信息。"),
+        ]
+    ):
+        command = option(command)
+    return command
+
+
+def _run_checks(targets: tuple[Path, ...], manifest_path: Path | None, imports: Path | None, prefer: str, accept: tuple[str, ...]) -> CampaignResult:
+    manifest = load_manifest(manifest_path or find_manifest(list(targets)))
+    files = collect_files(targets)
+    if not files:
+        raise KaoheError("没有找到要核对的文件")
+    options = Options(prefer=prefer, accept=frozenset(accept), imports=imports)
+    if len(files) < 8:
+        return check_campaign(files, manifest, options)
+    with click.progressbar(length=len(files), label="核对考核表", show_pos=True, file=sys.stderr) as bar:
+        return check_campaign(files, manifest, options, progress=lambda _: bar.update(1))
+
+
+def _print_result(result: CampaignResult, verbose: bool, annotate_dir: Path | None) -> None:
+    issues = [i for i in result.all_issues if verbose or i.level != "info"]
+    for issue in sorted(issues, key=lambda i: ("error", "warning", "info").index(i.level)):
+        click.echo(issue.line())
+    accepted = sum(1 for f in result.files if f.status == "accepted")
+    done = sum(1 for o in result.outcomes.values() if o.complete)
+    counts = {level: sum(1 for i in result.all_issues if i.level == level) for level in ("error", "warning", "info")}
+    click.echo(
+        f"共读取 {len(result.files)} 个文件（采用 {accepted}，未采用 {len(result.files) - accepted}）；"
+        f"{len(result.outcomes)} 个单位中 {done} 个已完成评分。错误 {counts['error']} 个，警告 {counts['warning']} 个，提示 {counts['info']} 个。"
+    )
+    if annotate_dir is not None:
+        for file_result in result.files:
+            copy = annotated_copy(file_result, annotate_dir)
+            if copy is not None:
+                click.echo(f"已生成标注副本：{copy}")
+
+
+@cli.command(options_metavar="[选项]")
+@CAMPAIGN_TARGETS
+@campaign_options
+def check(
+    targets: tuple[Path, ...],
+    manifest: Path | None,
+    imports: Path | None,
+    prefer: str,
+    accept: tuple[str, ...],
+    annotate_dir: Path | None,
+    verbose: bool,
+) -> None:
+    """核对收回的考核表（只读，不生成排名）：身份、结构、公式、每个填写值。"""
+    result = _run_checks(targets, manifest, imports, prefer, accept)
+    _print_result(result, verbose, annotate_dir)
+    if result.complete:
+        click.echo("核对通过：全部单位已评分，没有需要处理的问题。")
+    else:
+        click.echo("尚不能形成可靠的排名：请处理上面的错误，或补齐未完成的单位。")
+        raise SystemExit(1)
+
+
+@cli.command(options_metavar="[选项]")
+@CAMPAIGN_TARGETS
+@campaign_options
+@click.option("--out", "out_file", type=click.Path(dir_okay=False, path_type=Path), default=Path("综合排名.xlsx"), show_default=True, metavar="文件", help="排名工作簿。")
+@click.option("--force", is_flag=True, help="覆盖已有的排名文件。")
+@click.option("--allow-incomplete", is_flag=True, help="有未完成或有问题时仍写出排名（标明“未完成”）。")
+@click.option("--pdf", is_flag=True, help="同时用 LibreOffice 生成综合排名的 PDF。")
+def rank(
+    targets: tuple[Path, ...],
+    manifest: Path | None,
+    imports: Path | None,
+    prefer: str,
+    accept: tuple[str, ...],
+    annotate_dir: Path | None,
+    verbose: bool,
+    out_file: Path,
+    force: bool,
+    allow_incomplete: bool,
+    pdf: bool,
+) -> None:
+    """核对收回的考核表，汇总各组成绩，排名并写出可打印的排名工作簿。"""
+    if out_file.exists() and not force:
+        raise click.UsageError(f"排名文件 {out_file} 已存在；确需覆盖请加 --force")
+    result = _run_checks(targets, manifest, imports, prefer, accept)
+    _print_result(result, verbose, annotate_dir)
+    if not result.complete and not allow_incomplete:
+        click.echo("排名未写出：请处理上面的错误，或加 --allow-incomplete 写出标明“未完成”的排名。")
+        raise SystemExit(1)
+    out_file.parent.mkdir(parents=True, exist_ok=True)
+    write_ranking(result, out_file)
+    click.echo(f"综合排名已写入 {out_file}" + ("（未完成）" if not result.complete else ""))
+    _print_top(result)
+    if pdf:
+        with tempfile.TemporaryDirectory() as scratch:
+            printable = Path(scratch) / out_file.name
+            write_ranking(result, printable, only_ranking=True)
+            produced = to_pdf(printable, Path(scratch))
+            target = out_file.with_suffix(".pdf")
+            shutil.copyfile(produced, target)
+        click.echo(f"PDF 已写入 {target}")
+    if not result.complete:
+        raise SystemExit(1)
+
+
+def _print_top(result: CampaignResult, count: int = 10) -> None:
+    ranked = sorted((o for o in result.outcomes.values() if o.rank is not None), key=lambda o: (o.rank, o.unit))
+    if not ranked:
+        return
+    click.echo(f"前 {min(count, len(ranked))} 名：")
+    for outcome in ranked[:count]:
+        total = outcome.score.total if outcome.score else None
+        grade = f"  {outcome.score.grade}" if outcome.score and outcome.score.grade else ""
+        click.echo(f"  {outcome.rank:>3}  {pad(outcome.unit, 24)}{pad(outcome.group, 18)}{fmt(total):>7}{grade}")
 
 
 def main() -> None:

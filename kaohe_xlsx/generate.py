@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any, Literal
 
 import xlsxwriter
-from xlsxwriter.utility import xl_rowcol_to_cell
 from xlsxwriter.workbook import Format, Workbook
 from xlsxwriter.worksheet import Worksheet
 
@@ -30,12 +29,12 @@ from .click_zh import display_width
 from .issues import KaoheError
 from .layout import (
     COL_REASON,
-    COL_SCORE,
     COVER_SHEET,
     DONE_CELL,
     HEADER_ROW,
     META_SHEET,
     SUMMARY_SHEET,
+    Cell,
     InputCell,
     SheetLayout,
     build_sheet_layout,
@@ -43,12 +42,13 @@ from .layout import (
     ref,
     safe_file_name,
     sheet_names,
-    sheet_ref,
+    summary_cells,
+    unit_title_rows,
 )
-from .model import NOT_PARTICIPATING, YES, InputSpec, Item, Rubric, fmt
+from .model import NOT_PARTICIPATING, InputSpec, Item, Rubric, fmt
 from .resources import resource_path
 from .roster import Group, Roster
-from .rubrics import content_hash
+from .rubrics import content_hash, rubric_to_dict
 
 MANIFEST_NAME = "考核清单.kaohe.json"
 MANIFEST_FORMAT = 1
@@ -292,6 +292,23 @@ def _validation_plan(layout: SheetLayout) -> tuple[list[tuple[int, int, dict[str
     return validations, highlights
 
 
+def _write_cells(ws: Worksheet, styles: _Styles, cells: Iterable[Cell]) -> None:
+    """Write laid-out cells: formulas with the engine's value cached, inputs blank and unlocked."""
+    for cell in cells:
+        style = styles[cell.style]
+        if cell.role == "formula":
+            checked(ws.write_formula(cell.row, cell.col, cell.formula, style, _cached(cell.value)), cell.address)
+        elif cell.role == "input":
+            checked(ws.write_blank(cell.row, cell.col, None, style), cell.address)
+        elif cell.role == "number":
+            checked(ws.write_number(cell.row, cell.col, float(cell.value), style), cell.address)  # type: ignore[arg-type]
+        elif cell.merge_to is not None:
+            checked(ws.merge_range(cell.row, cell.col, cell.row, cell.merge_to, "", style), cell.address)
+            checked(ws.write_string(cell.row, cell.col, str(cell.value), style), cell.address)
+        else:
+            checked(ws.write_string(cell.row, cell.col, str(cell.value), style), cell.address)
+
+
 class _WorkbookWriter:
     """Writes one workbook of the campaign."""
 
@@ -301,7 +318,6 @@ class _WorkbookWriter:
         self.layout = layout
         self.assignment = assignment
         self.heights = row_heights(layout, template)
-        self.cached = {cell.address: _cached(cell.value) for cell in layout.cells if cell.role == "formula"}
         self.base_digest = layout_digest(layout)
         self.validations, self.highlights = _validation_plan(layout)
 
@@ -334,22 +350,10 @@ class _WorkbookWriter:
             ws.set_column(col, col, width)
         for row, height in self.heights.items():
             ws.set_row(row, height)
-        for row, value, style in unit_title_rows(self.campaign, self.assignment, unit):
+        for row, value, style in unit_title_rows(self.campaign.title, self.campaign.split, self.assignment.assessor, unit):
             checked(ws.merge_range(row, 0, row, last_col, "", styles[style]), "标题")
             checked(ws.write_string(row, 0, value, styles[style]), "标题")
-        for cell in layout.cells:
-            style = styles[cell.style]
-            if cell.role == "formula":
-                checked(ws.write_formula(cell.row, cell.col, cell.formula, style, self.cached[cell.address]), cell.address)
-            elif cell.role == "input":
-                checked(ws.write_blank(cell.row, cell.col, None, style), cell.address)
-            elif cell.role == "number":
-                checked(ws.write_number(cell.row, cell.col, float(cell.value), style), cell.address)  # type: ignore[arg-type]
-            elif cell.merge_to is not None:
-                checked(ws.merge_range(cell.row, cell.col, cell.row, cell.merge_to, "", style), cell.address)
-                checked(ws.write_string(cell.row, cell.col, str(cell.value), style), cell.address)
-            else:
-                checked(ws.write_string(cell.row, cell.col, str(cell.value), style), cell.address)
+        _write_cells(ws, styles, layout.cells)
         for row, col, options in self.validations:
             checked(ws.data_validation(row, col, row, col, dict(options)), "数据验证")
         for row, col, options, style_name in self.highlights:
@@ -418,38 +422,14 @@ class _WorkbookWriter:
         ws.activate()
 
     def _summary(self, ws: Worksheet, styles: _Styles, names: Sequence[str]) -> None:
-        layout, rubric = self.layout, self.campaign.rubric
-        sections = [s for s in rubric.sections if s.id in layout.section_rows]
-        headers = ["序号", "单位", *(f"{s.title}" for s in sections), "加分", "总分", "组内名次", "考核状态"]
+        cells = summary_cells(self.campaign.rubric, self.layout, self.assignment.assessor, self.assignment.units, names)
         widths = self.template["columns"]["summary"]
+        last_col = max(cell.col for cell in cells)
         ws.set_column(0, 0, widths[0])
         ws.set_column(1, 1, widths[1])
-        ws.set_column(2, 1 + len(sections), widths[2])
-        ws.set_column(2 + len(sections), len(headers) - 1, widths[3])
-        checked(ws.merge_range(0, 0, 0, len(headers) - 1, "", styles["title"]), "标题")
-        checked(ws.write_string(0, 0, f"{self.assignment.assessor} 考核汇总", styles["title"]), "标题")
-        for col, header in enumerate(headers):
-            checked(ws.write_string(2, col, header, styles["header"]), "表头")
-        first, last = 3, 2 + len(names)
-        total_col = 3 + len(sections)
-        for index, (unit, name) in enumerate(zip(self.assignment.units, names, strict=True)):
-            row = first + index
-            checked(ws.write_number(row, 0, index + 1, styles["cell_center"]), "序号")
-            checked(ws.write_string(row, 1, unit, styles["cell"]), "单位")
-            for col, section in enumerate(sections, start=2):
-                address = ref(layout.section_rows[section.id], COL_SCORE)
-                value = self.cached[address]
-                checked(ws.write_formula(row, col, f"={sheet_ref(name, address)}", styles["cell_center"], value), "小计")
-            bonus = self.cached[layout.bonus_cell]
-            total = self.cached[layout.total_cell]
-            checked(ws.write_formula(row, total_col - 1, f"={sheet_ref(name, layout.bonus_cell)}", styles["cell_center"], bonus), "加分")
-            checked(ws.write_formula(row, total_col, f"={sheet_ref(name, layout.total_cell)}", styles["total"], total), "总分")
-            column = f"{xl_rowcol_to_cell(first, total_col, True, True)}:{xl_rowcol_to_cell(last, total_col, True, True)}"
-            rank = f"=_xlfn.RANK.EQ({ref(row, total_col)},{column})"
-            checked(ws.write_formula(row, total_col + 1, rank, styles["cell_center"], 1), "名次")
-            done = sheet_ref(name, ref(*DONE_CELL))
-            status = f'=IF({done}="{YES}","已完成","未完成")'
-            checked(ws.write_formula(row, total_col + 2, status, styles["cell_center"], "未完成"), "状态")
+        ws.set_column(2, last_col - 4, widths[2])
+        ws.set_column(last_col - 3, last_col, widths[3])
+        _write_cells(ws, styles, cells)
         ws.protect("", {"select_locked_cells": True, "select_unlocked_cells": True})
         ws.freeze_panes(3, 2)
         self._print_setup(ws, "", landscape=self.template["print"]["summary_landscape"])
@@ -479,12 +459,6 @@ class _WorkbookWriter:
 INPUT_TABLE_HEADER = ("sheet", "cell", "unit", "item", "rule", "field")
 
 
-def unit_title_rows(campaign: Campaign, assignment: Assignment, unit: str) -> list[tuple[int, str, str]]:
-    """The unit sheet's first two rows: the campaign title, then unit and assessor."""
-    who = "考核组" if campaign.split == "group" else "考核部门"
-    return [(0, f"{campaign.title}评分表", "title"), (1, f"被考核单位：{unit}　　{who}：{assignment.assessor}", "subtitle")]
-
-
 def layout_digest(layout: SheetLayout) -> Any:
     """sha256 state over the locked content every unit sheet of a layout shares."""
     digest = hashlib.sha256()
@@ -498,7 +472,7 @@ def layout_digest(layout: SheetLayout) -> Any:
 def sheet_digest(base: Any, campaign: Campaign, assignment: Assignment, unit: str) -> str:
     """sha256 over a unit sheet's locked content: labels, maxima and formulas, then its titles."""
     digest = base.copy()
-    for row, value, _ in unit_title_rows(campaign, assignment, unit):
+    for row, value, _ in unit_title_rows(campaign.title, campaign.split, assignment.assessor, unit):
         digest.update(f"{ref(row, 0)}\t{value}\n".encode())
     return digest.hexdigest()
 
@@ -595,6 +569,7 @@ def generate_campaign(
             "generated_at": now.isoformat(),
         },
         "roster": [{"group": g.name, "units": list(g.units)} for g in campaign.roster.groups],
+        "rubric": rubric_to_dict(rubric),
         "workbooks": workbooks,
     }
     manifest_path.write_text(json.dumps(data, ensure_ascii=False, indent=1), encoding="utf-8")

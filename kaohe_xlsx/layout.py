@@ -381,6 +381,40 @@ def build_sheet_layout(
     )
 
 
+SUMMARY_FIRST_ROW = 3
+
+
+def unit_title_rows(title: str, split: str, assessor: str, unit: str) -> list[tuple[int, str, str]]:
+    """A unit sheet's first two rows (row, text, style): the campaign title, then unit and assessor."""
+    who = "考核组" if split == "group" else "考核部门"
+    return [(0, f"{title}评分表", "title"), (1, f"被考核单位：{unit}　　{who}：{assessor}", "subtitle")]
+
+
+def summary_cells(rubric: Rubric, layout: SheetLayout, assessor: str, units: Sequence[str], names: Sequence[str]) -> list[Cell]:
+    """The 汇总 sheet: one row per unit, formulas over the unit sheets, internal rank, status."""
+    cached = {cell.address: cell.value for cell in layout.cells if cell.role == "formula"}
+    sections = [s for s in rubric.sections if s.id in layout.section_rows]
+    headers = ["序号", "单位", *(s.title for s in sections), "加分", "总分", "组内名次", "考核状态"]
+    last_col = len(headers) - 1
+    cells = [Cell(0, 0, "label", "title", f"{assessor} 考核汇总", merge_to=last_col)]
+    cells += [Cell(2, col, "label", "header", header) for col, header in enumerate(headers)]
+    first, last = SUMMARY_FIRST_ROW, SUMMARY_FIRST_ROW + len(units) - 1
+    total_col = 3 + len(sections)
+    column = f"{xl_rowcol_to_cell(first, total_col, True, True)}:{xl_rowcol_to_cell(last, total_col, True, True)}"
+    for index, (unit, name) in enumerate(zip(units, names, strict=True)):
+        row = first + index
+        cells.append(Cell(row, 0, "number", "cell_center", Decimal(index + 1)))
+        cells.append(Cell(row, 1, "label", "cell", unit))
+        sources = [ref(layout.section_rows[s.id], COL_SCORE) for s in sections] + [layout.bonus_cell, layout.total_cell]
+        for col, source in enumerate(sources, start=2):
+            style = "total" if col == total_col else "cell_center"
+            cells.append(Cell(row, col, "formula", style, cached[source], f"={sheet_ref(name, source)}"))
+        cells.append(Cell(row, total_col + 1, "formula", "cell_center", Decimal(1), f"=_xlfn.RANK.EQ({ref(row, total_col)},{column})"))
+        status = f'=IF({sheet_ref(name, ref(*DONE_CELL))}="{YES}","已完成","未完成")'
+        cells.append(Cell(row, total_col + 2, "formula", "cell_center", "未完成", status))
+    return cells
+
+
 # --- sheet and file names -----------------------------------------------------------------
 
 _SHEET_FORBIDDEN = re.compile(r"[\[\]:*?/\\]")

@@ -1,0 +1,834 @@
+"""Decide from a returned file's bytes whether it is a workbook we can safely open.
+
+Runs before any XML parser or openpyxl touches the file, and never looks at the
+file name. The checks, in order:
+
+1. size: empty, larger than ``max_file_bytes``;
+2. magic: a zip package, an OLE2 compound file (.xls, WPS .et, a password
+   protected .xlsx) or anything else (sniffed: CSV/text, HTML, MHT, PDF,
+   images, other archives);
+3. for a zip: the end-of-central-directory record (a truncated download has
+   none), duplicate or encrypted entries, what the package is (.ods by its
+   ``mimetype`` entry, .xlsb, .docx, .pptx, a plain zip), the declared sizes
+   and compression ratios of every part, local headers that agree with the
+   central directory and do not overlap, then every part decompressed once in
+   chunks: the real size may not pass the declared one (a lying header), the
+   CRC must match, and every part that could be XML is scanned for
+   ``<!DOCTYPE`` / ``<!ENTITY`` (UTF-8 and UTF-16, across chunk boundaries)
+   and for an encoding other than UTF-8/UTF-16/ASCII/Latin-1 that could hide
+   them.
+
+An OLE2 file is read with the small compound-file reader below (header, DIFAT,
+FAT, directory chain, mini stream); only the root storage's entries and the
+first bytes of three streams are looked at:
+
+* ``EncryptionInfo`` + ``EncryptedPackage``: an .xlsx (or .docx) with an open
+  password, as Excel and WPS store it: ``encrypted``;
+* a ``Workbook`` (BIFF8) or ``Book`` (BIFF5) stream: a binary workbook. WPS
+  .et files are this same compound file with a BIFF8 ``Workbook`` stream (they
+  open as .xls when renamed), so the two are told apart by who wrote them: WPS
+  records the custom property ``KSOProductBuildVer`` in
+  ``\\x05DocumentSummaryInformation`` of every file it saves (and may add a
+  ``WpsCustomData`` stream, or name itself in the summary properties). With
+  one of those marks: ``wps-et``; without: ``legacy-xls``. An .xls saved by
+  WPS is therefore reported as ``wps-et`` (the WPS Save-As hint is the right
+  one for that user), and an .et stripped of its properties as
+  ``legacy-xls``, whose hint names both Excel and WPS;
+* anything else (a Word .doc, a PowerPoint .ppt, ...): ``not-a-workbook``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+import struct
+import zipfile
+import zlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from defusedxml import ElementTree as SafeET
+
+__all__ = ["Verdict", "inspect_file"]
+
+MIB = 2**20
+
+OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+ZIP_MAGICS = (b"PK\x03\x04", b"PK\x05\x06", b"PK\x07\x08")
+
+# Content types of a workbook's main part (the ones openpyxl accepts), and of the others we name.
+_CT_XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"
+_CT_XLSM = "application/vnd.ms-excel.sheet.macroEnabled.main+xml"
+_CT_XLTX = "application/vnd.openxmlformats-officedocument.spreadsheetml.template.main+xml"
+_CT_XLTM = "application/vnd.ms-excel.template.macroEnabled.main+xml"
+_WORKBOOK_TYPES = (_CT_XLTM, _CT_XLTX, _CT_XLSM, _CT_XLSX)
+_MACRO_TYPES = {_CT_XLSM, _CT_XLTM, "application/vnd.ms-office.vbaProject"}
+_CT_XLSB = "application/vnd.ms-excel.sheet.binary.macroEnabled.main"
+_CT_NS = "{http://schemas.openxmlformats.org/package/2006/content-types}"
+_OTHER_OOXML = (
+    ("wordprocessingml", "Word 文档（.docx）"),
+    ("ms-word", "Word 文档（.docm）"),
+    ("presentationml", "PowerPoint 演示文稿（.pptx）"),
+    ("ms-powerpoint", "PowerPoint 演示文稿（.pptm）"),
+    ("ms-visio", "Visio 绘图"),
+)
+
+_MAX_PARTS = 10_000
+_RATIO_FLOOR = MIB  # the ratio limit applies to parts bigger than this
+_READ_CHUNK = 64 * 1024  # compressed bytes read at a time
+_OUT_CHUNK = 256 * 1024  # most decompressed bytes produced at a time
+_XML_EXTENSIONS = (".xml", ".rels", ".vml")
+_XML_ENCODINGS = {
+    "utf-8", "utf8", "utf-16", "utf16", "utf-16le", "utf-16be", "us-ascii", "ascii",
+    "iso-8859-1", "iso8859-1", "latin-1", "latin1",
+}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """Whether a returned file may be opened, and if not, why and how to fix it (in Chinese)."""
+
+    ok: bool  # True: an .xlsx/.xlsm zip package that passed every check
+    code: str  # "" when ok, else one of the codes of this module
+    message: str  # Chinese, one sentence: what was found and how to fix it; the macro warning when ok with macros
+    macros: bool = False  # ok, but the package holds a VBA project or is macro-enabled: the caller warns
+
+
+class _Reject(Exception):
+    """Carries the verdict out of the nested checks."""
+
+    def __init__(self, verdict: Verdict) -> None:
+        super().__init__(verdict.message)
+        self.verdict = verdict
+
+
+def _reject(code: str, message: str) -> _Reject:
+    return _Reject(Verdict(ok=False, code=code, message=message))
+
+
+# --- messages ---------------------------------------------------------------------------------------------------
+
+_SEND_ORIGINAL = "请发送下发的 .xlsx 考核表（在 Excel 或 WPS 中填写后直接保存，不要另存为其他格式）"
+MACRO_WARNING = "工作簿中含有宏（VBA 项目），宏不会运行，只读取单元格中的内容。"
+
+
+def _mb(n: int) -> str:
+    return f"{n / MIB:.1f} MB"
+
+
+def _not_a_workbook(label: str) -> _Reject:
+    return _reject("not-a-workbook", f"文件不是 Excel 工作簿（看起来是{label}），{_SEND_ORIGINAL}。")
+
+
+def _damaged(detail: str) -> _Reject:
+    return _reject("damaged", f"文件已损坏（{detail}），可能下载或传输不完整，请重新保存后再发送。")
+
+
+def _tampered(detail: str) -> _Reject:
+    return _reject("damaged", f"文件结构异常（{detail}），可能已损坏或被篡改，请在 Excel 中重新保存原考核表后发送。")
+
+
+def _bomb(detail: str) -> _Reject:
+    return _reject(
+        "zip-bomb",
+        f"文件中{detail}，超过安全上限，可能是恶意构造的“压缩炸弹”，已拒绝打开，请发送在 Excel 中正常保存的考核表。",
+    )
+
+
+# --- entry point ------------------------------------------------------------------------------------------------
+
+
+def inspect_file(
+    path: Path,
+    *,
+    max_file_bytes: int = 50 * MIB,
+    max_part_bytes: int = 200 * MIB,
+    max_total_bytes: int = 1 * 2**30,
+    max_ratio: float = 200.0,
+) -> Verdict:
+    """Look at the bytes of ``path`` (never its name) and say whether it is a workbook safe to open."""
+    limits = _Limits(max_part_bytes, max_total_bytes, max_ratio)
+    try:
+        size = path.stat().st_size
+        if not path.is_file():
+            raise IsADirectoryError(21, "不是普通文件")
+        if size == 0:
+            raise _reject("empty", "文件是空的（0 字节），请在 Excel 中重新保存后再发送。")
+        if size > max_file_bytes:
+            raise _reject(
+                "too-large",
+                f"文件有 {_mb(size)}，超过上限 {_mb(max_file_bytes)}，不像是下发的考核表，请核对后发送填写好的原表。",
+            )
+        with path.open("rb") as fh:
+            head = fh.read(8192)
+            if head.startswith(ZIP_MAGICS):
+                return _inspect_zip(path, fh, size, limits)
+            if head.startswith(OLE2_MAGIC):
+                fh.seek(0)
+                raise _inspect_ole(fh.read())
+            raise _sniff(head)
+    except _Reject as rejected:
+        return rejected.verdict
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        return Verdict(False, "unreadable", f"无法读取文件（{reason}），请确认文件存在、可以读取后重新发送。")
+
+
+# --- not a container: what is it? -------------------------------------------------------------------------------
+
+_BINARY_KINDS = (
+    (b"%PDF-", "PDF 文件"),
+    (b"\x89PNG\r\n\x1a\n", "图片（PNG）"),
+    (b"\xff\xd8\xff", "图片（JPEG）"),
+    (b"GIF87a", "图片（GIF）"),
+    (b"GIF89a", "图片（GIF）"),
+    (b"II*\x00", "图片（TIFF）"),
+    (b"MM\x00*", "图片（TIFF）"),
+    (b"Rar!\x1a\x07", "RAR 压缩包"),
+    (b"7z\xbc\xaf\x27\x1c", "7z 压缩包"),
+    (b"\x1f\x8b", "gzip 压缩包"),
+    (b"{\\rtf", "RTF 文档"),
+)
+# A bare BIFF stream (BOF record of BIFF2/3/4/5-8) saved without the compound-file wrapper.
+_BIFF_BOF = (b"\x09\x00", b"\x09\x02", b"\x09\x04", b"\x09\x08")
+
+
+def _sniff(head: bytes) -> _Reject:
+    """Name what a file that is neither a zip nor a compound file looks like."""
+    for magic, label in _BINARY_KINDS:
+        if head.startswith(magic):
+            return _not_a_workbook(label)
+    if b"%PDF-" in head[:1024]:
+        return _not_a_workbook("PDF 文件")
+    if head[:2] in _BIFF_BOF and len(head) >= 4 and head[3] == 0 and 4 <= head[2] <= 20:
+        return _legacy_xls(password=False)
+    text = _decode_text(head)
+    if text is None:
+        return _not_a_workbook("无法识别的二进制文件")
+    lower = text.lstrip().lower()
+    if lower.startswith("mime-version:") or "content-type: multipart/related" in lower:
+        return _not_a_workbook("网页归档（MHT）文件")
+    if any(tag in lower for tag in ("<html", "<!doctype html", "<table", "<head", "<body", "<meta")):
+        return _not_a_workbook("网页（HTML）文件")
+    if "urn:schemas-microsoft-com:office:spreadsheet" in lower:
+        return _not_a_workbook("Excel 2003 XML 表格")
+    if lower.startswith("<"):
+        return _not_a_workbook("XML 文件")
+    first_lines = lower.splitlines()[:5]
+    if any(sep in line for line in first_lines for sep in (",", "\t", ";", "，")):
+        return _not_a_workbook("CSV 或文本文件")
+    return _not_a_workbook("文本文件")
+
+
+def _decode_text(head: bytes) -> str | None:
+    """The head as text when it looks like text (UTF-8, GB18030 or UTF-16 with a BOM), else None."""
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        text = head[2 : len(head) - len(head) % 2].decode("utf-16-le" if head[0] == 0xFF else "utf-16-be", "replace")
+    else:
+        if head.startswith(b"\xef\xbb\xbf"):
+            head = head[3:]
+        if b"\x00" in head:
+            return None
+        text = None
+        for encoding in ("utf-8", "gb18030"):
+            # The head may end inside a multi-byte character: allow a few trailing bytes to fail.
+            for cut in range(4):
+                try:
+                    text = head[: len(head) - cut].decode(encoding)
+                    break
+                except UnicodeDecodeError:
+                    continue
+            if text is not None:
+                break
+        if text is None:
+            return None
+    controls = sum(1 for ch in text if ord(ch) < 32 and ch not in "\t\r\n\f")
+    return text if controls <= len(text) // 100 else None
+
+
+# --- OLE2 compound files ----------------------------------------------------------------------------------------
+
+_FREESECT = 0xFFFFFFFF
+_ENDOFCHAIN = 0xFFFFFFFE
+_MAXREGSECT = 0xFFFFFFFA
+_NOSTREAM = 0xFFFFFFFF
+_DIRENTRY = struct.Struct("<64sHBBIII16sIQQIQ")
+_WPS_NAME_MARKS = ("wpscustomdata",)
+_WPS_PROPERTY_MARKS = tuple(
+    mark.encode(encoding)
+    for mark in ("ksoproductbuildver", "wps office", "kingsoft")
+    for encoding in ("latin-1", "utf-16-le")
+)
+
+
+class _CfbError(Exception):
+    """The compound file's structure is broken."""
+
+
+@dataclass(frozen=True)
+class _CfbEntry:
+    name: str
+    kind: int  # 1 storage, 2 stream, 5 root
+    left: int
+    right: int
+    child: int
+    start: int
+    size: int
+
+
+class _Cfb:
+    """A small, defensive reader of the Compound File Binary format ([MS-CFB]): names and stream heads only."""
+
+    def __init__(self, data: bytes) -> None:
+        if len(data) < 512 or not data.startswith(OLE2_MAGIC):
+            raise _CfbError("header")
+        _minor, major, order, shift, mini_shift = struct.unpack_from("<5H", data, 24)
+        if order != 0xFFFE or shift not in (9, 12) or mini_shift != 6 or major not in (3, 4):
+            raise _CfbError("header fields")
+        self.data = data
+        self.major = major
+        self.sector_size = 1 << shift
+        self.sector_count = (len(data) - 1) // self.sector_size  # sectors after the header (last may be short)
+        (n_fat, first_dir, _sig, self.cutoff, first_minifat, _n_minifat, first_difat, n_difat) = struct.unpack_from(
+            "<8I", data, 44
+        )
+        per_sector = self.sector_size // 4
+        fat_sectors = [sid for sid in struct.unpack_from("<109I", data, 76) if sid <= _MAXREGSECT]
+        sid, seen = first_difat, set()
+        while sid <= _MAXREGSECT and len(seen) < n_difat:
+            if sid in seen:
+                raise _CfbError("DIFAT loop")
+            seen.add(sid)
+            values = struct.unpack(f"<{per_sector}I", self._sector(sid))
+            fat_sectors.extend(v for v in values[:-1] if v <= _MAXREGSECT)
+            sid = values[-1]
+        fat_sectors = fat_sectors[:n_fat]
+        if not fat_sectors:
+            raise _CfbError("no FAT")
+        fat_bytes = b"".join(self._sector(s) for s in fat_sectors)
+        self.fat = struct.unpack(f"<{len(fat_bytes) // 4}I", fat_bytes)
+        directory = self._chain_bytes(first_dir, self.fat, self._sector)
+        self.entries = [self._entry(directory, offset) for offset in range(0, len(directory) - 127, 128)]
+        if not self.entries or self.entries[0].kind != 5:
+            raise _CfbError("no root entry")
+        self._first_minifat = first_minifat
+        self._minifat: tuple[int, ...] | None = None
+        self._ministream: bytes | None = None
+
+    def _sector(self, sid: int) -> bytes:
+        offset = (sid + 1) * self.sector_size
+        if sid > _MAXREGSECT or offset >= len(self.data):
+            raise _CfbError(f"sector {sid} outside the file")
+        return self.data[offset : offset + self.sector_size]
+
+    def _chain(self, start: int, table: tuple[int, ...]) -> Iterator[int]:
+        sid, steps = start, 0
+        while sid != _ENDOFCHAIN:
+            if sid >= len(table) or steps > len(table):
+                raise _CfbError("broken sector chain")
+            yield sid
+            sid, steps = table[sid], steps + 1
+
+    def _chain_bytes(
+        self, start: int, table: tuple[int, ...], read: Callable[[int], bytes], limit: int | None = None
+    ) -> bytes:
+        parts: list[bytes] = []
+        got = 0
+        for sid in self._chain(start, table):
+            block = read(sid)
+            parts.append(block)
+            got += len(block)
+            if limit is not None and got >= limit:
+                break
+        return b"".join(parts)
+
+    def _entry(self, directory: bytes, offset: int) -> _CfbEntry:
+        raw, name_len, kind, _color, left, right, child, _clsid, _state, _c, _m, start, size = _DIRENTRY.unpack_from(
+            directory, offset
+        )
+        name = raw[: max(0, min(name_len, 64) - 2)].decode("utf-16-le", "replace")
+        if self.major == 3:
+            size &= 0xFFFFFFFF
+        return _CfbEntry(name, kind, left, right, child, start, size)
+
+    def root_entries(self) -> dict[str, _CfbEntry]:
+        """The streams and storages directly under the root, by case-folded name."""
+        found: dict[str, _CfbEntry] = {}
+        stack, seen = [self.entries[0].child], set()
+        while stack:
+            index = stack.pop()
+            if index == _NOSTREAM:
+                continue
+            if index in seen or index >= len(self.entries):
+                raise _CfbError("broken directory tree")
+            seen.add(index)
+            entry = self.entries[index]
+            if entry.kind in (1, 2):
+                found[entry.name.casefold()] = entry
+            stack.extend((entry.left, entry.right))
+        return found
+
+    def read(self, entry: _CfbEntry, limit: int) -> bytes:
+        """The first ``limit`` bytes (at most) of a stream."""
+        want = min(entry.size, limit)
+        if want == 0:
+            return b""
+        if entry.size < self.cutoff:
+            if self._minifat is None:
+                raw = self._chain_bytes(self._first_minifat, self.fat, self._sector)
+                self._minifat = struct.unpack(f"<{len(raw) // 4}I", raw)
+                root = self.entries[0]
+                self._ministream = self._chain_bytes(root.start, self.fat, self._sector, root.size)
+            ministream = self._ministream or b""
+
+            def mini_sector(sid: int) -> bytes:
+                if sid * 64 >= len(ministream):
+                    raise _CfbError("mini sector outside the mini stream")
+                return ministream[sid * 64 : sid * 64 + 64]
+
+            data = self._chain_bytes(entry.start, self._minifat, mini_sector, want)
+        else:
+            data = self._chain_bytes(entry.start, self.fat, self._sector, want)
+        return data[:want]
+
+
+def _legacy_xls(password: bool) -> _Reject:
+    if password:
+        return _reject(
+            "legacy-xls",
+            "这是设置了打开密码的 Excel 97-2003 工作簿（.xls），请在 Excel（或 WPS）中取消打开密码，"
+            "再“另存为” Excel 工作簿（.xlsx）后重新发送。",
+        )
+    return _reject(
+        "legacy-xls",
+        "这是 Excel 97-2003 格式的工作簿（.xls），请在 Excel（或 WPS）中“另存为” Excel 工作簿（.xlsx）后重新发送。",
+    )
+
+
+def _biff_has_filepass(stream: bytes) -> bool:
+    """Whether the workbook globals of a BIFF stream hold a FILEPASS record (an open password)."""
+    position = 0
+    while position + 4 <= len(stream):
+        record, length = struct.unpack_from("<HH", stream, position)
+        if record == 0x002F:
+            return True
+        if record == 0x000A:  # EOF of the globals substream
+            return False
+        position += 4 + length
+    return False
+
+
+def _inspect_ole(data: bytes) -> _Reject:
+    """Classify an OLE2 compound file; none of them can be opened as .xlsx."""
+    try:
+        cfb = _Cfb(data)
+        names = cfb.root_entries()
+        if "encryptioninfo" in names and "encryptedpackage" in names:
+            return _reject(
+                "encrypted",
+                "文件设置了打开密码（已加密），请在 Excel 或 WPS 中取消打开密码、保存为 .xlsx 后重新发送。",
+            )
+        book = names.get("workbook") or names.get("book")
+        if book is not None and book.kind == 2:
+            wps = any(mark in names for mark in _WPS_NAME_MARKS)
+            for stream in ("\x05documentsummaryinformation", "\x05summaryinformation"):
+                entry = names.get(stream)
+                if not wps and entry is not None and entry.kind == 2:
+                    blob = cfb.read(entry, 64 * 1024).lower()
+                    wps = any(mark in blob for mark in _WPS_PROPERTY_MARKS)
+            if wps:
+                return _reject(
+                    "wps-et",
+                    "这是 WPS 表格保存的文件（.et 格式或 WPS 保存的 .xls），"
+                    "请在 WPS 中“另存为” Excel 工作簿（.xlsx）后重新发送。",
+                )
+            return _legacy_xls(password=_biff_has_filepass(cfb.read(book, 64 * 1024)))
+    except (_CfbError, struct.error):
+        return _tampered("旧版 Office 复合文档的结构已损坏")
+    if "worddocument" in names:
+        return _not_a_workbook("Word 97-2003 文档（.doc）")
+    if "powerpoint document" in names:
+        return _not_a_workbook("PowerPoint 97-2003 演示文稿（.ppt）")
+    return _not_a_workbook("其他 Office 复合文档（非 Excel 工作簿）")
+
+
+# --- zip packages -----------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Limits:
+    part: int
+    total: int
+    ratio: float
+
+
+_LOCAL_HEADER = struct.Struct("<4s2B4HL2L2H")
+_DOCTYPE_MARKS = tuple(
+    mark.encode(encoding) for mark in ("<!doctype", "<!entity") for encoding in ("ascii", "utf-16-le", "utf-16-be")
+)
+_MARK_TAIL = max(len(mark) for mark in _DOCTYPE_MARKS) - 1
+_XML_DECL = re.compile(rb"^<\?xml[^>]{0,200}?encoding\s*=\s*[\"']([A-Za-z0-9._:-]{1,40})[\"']")
+_BOMS = (
+    (b"\x00\x00\xfe\xff", "utf-32"),
+    (b"\xff\xfe\x00\x00", "utf-32"),
+    (b"\xef\xbb\xbf", "utf-8"),
+    (b"\xff\xfe", "utf-16-le"),
+    (b"\xfe\xff", "utf-16-be"),
+)
+
+
+class _XmlScan:
+    """Scans a part's bytes, chunk by chunk, for DTD/entity declarations and a hiding encoding."""
+
+    def __init__(self, name: str, strict: bool) -> None:
+        self.name = name
+        self.strict = strict  # the part is XML by name or content type: its start must be XML we can read
+        self._tail = b""
+        self._head = b""
+        self._headed = False
+        self.active = True  # False once the start shows binary data that no XML parser would take
+
+    def feed(self, chunk: bytes) -> None:
+        if not self.active:
+            return
+        if not self._headed:
+            self._head += chunk[: 512 - len(self._head)]
+            if len(self._head) >= 512:
+                self._check_head()
+            if not self.active:
+                return
+        window = (self._tail + chunk).lower()
+        for mark in _DOCTYPE_MARKS:
+            if mark in window:
+                raise _reject(
+                    "xml-entities",
+                    f"文件中的部件 {self.name} 含有 XML 文档类型或实体声明（<!DOCTYPE / <!ENTITY），"
+                    "正常保存的 Excel 文件不会有，可能被恶意篡改，已拒绝打开，请在 Excel 中重新保存原考核表后发送。",
+                )
+        self._tail = window[-_MARK_TAIL:]
+
+    def finish(self) -> None:
+        if not self._headed:
+            self._check_head()
+
+    def _check_head(self) -> None:
+        self._headed = True
+        head = self._head
+        if not head:
+            return
+        encoding = "ascii"
+        for bom, name in _BOMS:
+            if head.startswith(bom):
+                encoding, head = name, head[len(bom) :]
+                break
+        if encoding == "utf-32" or head.startswith((b"<\x00\x00\x00", b"\x00\x00\x00<")):
+            raise self._bad_encoding("UTF-32")
+        if encoding not in ("utf-16-le", "utf-16-be"):
+            if head.startswith(b"<\x00"):
+                encoding = "utf-16-le"
+            elif head.startswith(b"\x00<"):
+                encoding = "utf-16-be"
+        if encoding in ("utf-16-le", "utf-16-be"):
+            head = head[: len(head) - len(head) % 2].decode(encoding, "replace").encode("ascii", "replace")
+        declaration = head.lstrip(b" \t\r\n")
+        if not declaration.startswith(b"<"):
+            if self.strict:
+                raise _tampered(f"部件 {self.name} 不是 XML 文本")
+            self.active = False  # binary (an image, a VBA project): no XML parser reads it
+            return
+        match = _XML_DECL.match(declaration)
+        if match and match.group(1).decode("ascii").lower() not in _XML_ENCODINGS:
+            raise self._bad_encoding(match.group(1).decode("ascii"))
+
+    def _bad_encoding(self, encoding: str) -> _Reject:
+        return _tampered(f"部件 {self.name} 使用了不受支持的文本编码 {encoding}")
+
+
+@dataclass(frozen=True)
+class _Part:
+    info: zipfile.ZipInfo
+    data_offset: int
+
+
+def _eocd_entries(fh: BinaryIO, size: int) -> int | None:
+    """Entry count from the end-of-central-directory record (0xFFFF for zip64), None when there is none."""
+    back = min(size, 22 + 65535)
+    fh.seek(size - back)
+    tail = fh.read(back)
+    at = tail.rfind(b"PK\x05\x06")
+    if at < 0 or at + 22 > len(tail):
+        return None
+    return int(struct.unpack_from("<H", tail, at + 10)[0])
+
+
+def _inspect_zip(path: Path, fh: BinaryIO, size: int, limits: _Limits) -> Verdict:
+    entries = _eocd_entries(fh, size)
+    if entries is None:
+        raise _damaged("压缩包末尾的目录缺失，文件不完整")
+    if entries != 0xFFFF and entries > _MAX_PARTS:
+        raise _bomb(f"有 {entries} 个部件")
+    try:
+        archive = zipfile.ZipFile(path)
+    except Exception:  # zipfile raises many kinds on a broken directory; all mean the same here
+        raise _damaged("压缩包目录无法读取") from None
+    with archive:
+        infos = archive.infolist()
+        if len(infos) > _MAX_PARTS:
+            raise _bomb(f"有 {len(infos)} 个部件")
+        _check_names(infos)
+        if any(info.flag_bits & 0x1 for info in infos):
+            raise _reject(
+                "encrypted",
+                "文件是加了密码的压缩包，不是可以直接打开的 Excel 工作簿，请发送未加密的 .xlsx 考核表。",
+            )
+        parts = _locate_parts(fh, size, infos, archive.start_dir)
+        by_name = {part.info.filename: part for part in parts}
+        _identify_by_names(fh, parts, by_name)
+        _check_declared_sizes(infos, limits)
+        state = _ReadState()
+        content_types = _read_part(fh, archive, by_name["[Content_Types].xml"], limits, state, xml=True, keep=True)
+        defaults, overrides = _parse_content_types(content_types)
+        main = _main_part(by_name, defaults, overrides)
+        macros = main in _MACRO_TYPES or any(
+            name.lower().endswith("vbaproject.bin") or name.lower().startswith("xl/macrosheets/") for name in by_name
+        )
+        macros = macros or any(ct in _MACRO_TYPES for ct in overrides.values())
+        for part in parts:
+            if part.info.filename == "[Content_Types].xml" or part.info.is_dir():
+                continue
+            name = part.info.filename
+            content_type = overrides.get(name.lower()) or defaults.get(name.rsplit(".", 1)[-1].lower(), "")
+            xml = name.lower().endswith(_XML_EXTENSIONS) or (
+                content_type.endswith(("+xml", "/xml")) and not content_type.startswith("image/")
+            )
+            _read_part(fh, archive, part, limits, state, xml=xml, keep=False)
+    if macros:
+        return Verdict(ok=True, code="", message=MACRO_WARNING, macros=True)
+    return Verdict(ok=True, code="", message="")
+
+
+def _check_names(infos: list[zipfile.ZipInfo]) -> None:
+    seen: set[str] = set()
+    for info in infos:
+        key = info.filename.lower()  # part names are case-insensitive in a package
+        if key in seen:
+            raise _tampered(f"部件 {info.filename} 出现了不止一次")
+        seen.add(key)
+
+
+def _locate_parts(fh: BinaryIO, size: int, infos: list[zipfile.ZipInfo], directory_start: int) -> list[_Part]:
+    """Check each local header against the central directory; refuse overlapping data."""
+    parts: list[_Part] = []
+    for info in infos:
+        fh.seek(info.header_offset)
+        raw = fh.read(_LOCAL_HEADER.size)
+        if len(raw) < _LOCAL_HEADER.size:
+            raise _damaged(f"部件 {info.filename} 的数据缺失")
+        signature, _v, _s, flags, method, _t, _d, crc, csize, usize, name_len, extra_len = _LOCAL_HEADER.unpack(raw)
+        if signature != b"PK\x03\x04":
+            raise _damaged(f"部件 {info.filename} 的头部已损坏")
+        raw_name = fh.read(name_len)
+        local_name = raw_name.decode("utf-8" if flags & 0x800 else "cp437", "replace")
+        if local_name != info.orig_filename or method != info.compress_type:
+            raise _tampered(f"部件 {info.filename} 的头部与目录不一致")
+        zip64 = 0xFFFFFFFF in (csize, usize)
+        if not flags & 0x8 and not zip64 and (crc, csize, usize) != (info.CRC, info.compress_size, info.file_size):
+            raise _tampered(f"部件 {info.filename} 声明的大小与目录不一致")
+        data_offset = info.header_offset + _LOCAL_HEADER.size + name_len + extra_len
+        if data_offset + info.compress_size > min(size, directory_start):
+            raise _damaged(f"部件 {info.filename} 的数据不完整")
+        parts.append(_Part(info, data_offset))
+    spans = sorted((part.info.header_offset, part.data_offset + part.info.compress_size) for part in parts)
+    for (_, end), (next_start, _) in itertools.pairwise(spans):
+        if next_start < end:
+            raise _bomb("有相互重叠的部件数据")
+    return parts
+
+
+def _read_small(fh: BinaryIO, part: _Part, limit: int) -> bytes | None:
+    """A tiny stored or deflated part's bytes (for ``mimetype``), None when it is not tiny."""
+    info = part.info
+    if info.file_size > limit or info.compress_size > limit * 2 + 64:
+        return None
+    fh.seek(part.data_offset)
+    raw = fh.read(info.compress_size)
+    try:
+        if info.compress_type == zipfile.ZIP_STORED:
+            return raw[:limit]
+        if info.compress_type == zipfile.ZIP_DEFLATED:
+            return zlib.decompressobj(-15).decompress(raw, limit)
+    except zlib.error:
+        return None
+    return None
+
+
+def _identify_by_names(fh: BinaryIO, parts: list[_Part], by_name: dict[str, _Part]) -> None:
+    """Name packages that are not workbooks from their entry names alone, before decompressing anything."""
+    if parts and parts[0].info.filename == "mimetype":
+        mimetype = (_read_small(fh, parts[0], 200) or b"").strip()
+        if mimetype.startswith(b"application/vnd.oasis.opendocument.spreadsheet"):
+            raise _reject(
+                "ods",
+                "这是 OpenDocument 表格（.ods），"
+                "请在 WPS、LibreOffice 或 Excel 中“另存为” Excel 工作簿（.xlsx）后重新发送。",
+            )
+        if mimetype.startswith(b"application/vnd.oasis.opendocument."):
+            raise _not_a_workbook("OpenDocument 文档（.odt/.odp 等）")
+    lower = {name.lower() for name in by_name}
+    if "xl/workbook.bin" in lower:
+        raise _xlsb()
+    if "[Content_Types].xml" not in by_name:
+        if "word/document.xml" in lower:
+            raise _not_a_workbook("Word 文档（.docx）")
+        if any(name.startswith("xl/") for name in lower):
+            raise _damaged("缺少必需的部件 [Content_Types].xml")
+        raise _not_a_workbook("ZIP 压缩包" if lower else "空的 ZIP 压缩包")
+    if "xl/workbook.xml" not in lower:
+        if "word/document.xml" in lower:
+            raise _not_a_workbook("Word 文档（.docx）")
+        if "ppt/presentation.xml" in lower:
+            raise _not_a_workbook("PowerPoint 演示文稿（.pptx）")
+
+
+def _xlsb() -> _Reject:
+    return _reject("xlsb", "这是 Excel 二进制工作簿（.xlsb），请在 Excel 中“另存为” Excel 工作簿（.xlsx）后重新发送。")
+
+
+def _check_declared_sizes(infos: list[zipfile.ZipInfo], limits: _Limits) -> None:
+    total = 0
+    for info in infos:
+        if info.file_size > limits.part:
+            raise _bomb(f"部件 {info.filename} 解压后有 {_mb(info.file_size)}（上限 {_mb(limits.part)}）")
+        ratio = info.file_size / max(info.compress_size, 1)
+        if info.file_size > _RATIO_FLOOR and ratio > limits.ratio:
+            raise _bomb(f"部件 {info.filename} 的压缩比高达 {ratio:.0f}:1（{_mb(info.file_size)}）")
+        total += info.file_size
+    if total > limits.total:
+        raise _bomb(f"各部件解压后共 {_mb(total)}（上限 {_mb(limits.total)}）")
+
+
+@dataclass
+class _ReadState:
+    total: int = 0
+
+
+def _read_part(
+    fh: BinaryIO,
+    archive: zipfile.ZipFile,
+    part: _Part,
+    limits: _Limits,
+    state: _ReadState,
+    *,
+    xml: bool,
+    keep: bool,
+) -> bytes:
+    """Decompress one part in chunks: bounded size, CRC, and the XML scan; its bytes when ``keep``."""
+    info = part.info
+    scan = _XmlScan(info.filename, strict=xml)
+    crc = 0
+    produced = 0
+    kept: list[bytes] = []
+    try:
+        for chunk in _chunks(fh, archive, part):
+            produced += len(chunk)
+            state.total += len(chunk)
+            if produced > info.file_size:
+                raise _bomb(f"部件 {info.filename} 实际解压后超过了其声明的大小 {info.file_size} 字节（头部作假）")
+            if produced > limits.part or state.total > limits.total:
+                raise _bomb(f"部件 {info.filename} 解压后超过 {_mb(min(limits.part, limits.total))}")
+            crc = zlib.crc32(chunk, crc)
+            scan.feed(chunk)
+            if keep:
+                kept.append(chunk)
+    except (zlib.error, zipfile.BadZipFile, EOFError, NotImplementedError, RuntimeError):
+        raise _damaged(f"部件 {info.filename} 无法解压") from None
+    if produced != info.file_size:
+        raise _damaged(f"部件 {info.filename} 的数据不完整")
+    if crc != info.CRC:
+        raise _damaged(f"部件 {info.filename} 的校验和（CRC）不符")
+    scan.finish()
+    return b"".join(kept)
+
+
+def _chunks(fh: BinaryIO, archive: zipfile.ZipFile, part: _Part) -> Iterator[bytes]:
+    """The decompressed bytes of a part, at most ``_OUT_CHUNK`` at a time, straight from the raw data."""
+    info = part.info
+    if info.compress_type == zipfile.ZIP_STORED:
+        fh.seek(part.data_offset)
+        remaining = info.compress_size
+        while remaining > 0:
+            block = fh.read(min(_OUT_CHUNK, remaining))
+            if not block:
+                raise EOFError
+            remaining -= len(block)
+            yield block
+        return
+    if info.compress_type != zipfile.ZIP_DEFLATED:
+        # Excel never writes these (bzip2, lzma); zipfile's own reader stops at the declared size.
+        with archive.open(info) as stream:
+            while block := stream.read(_OUT_CHUNK):
+                yield block
+        return
+    inflater = zlib.decompressobj(-15)
+    remaining = info.compress_size
+    position = part.data_offset
+    while not inflater.eof:
+        pending = inflater.unconsumed_tail
+        if not pending:
+            if remaining <= 0:
+                raise EOFError  # the deflate stream ends before its end marker
+            fh.seek(position)
+            pending = fh.read(min(_READ_CHUNK, remaining))
+            if not pending:
+                raise EOFError
+            position += len(pending)
+            remaining -= len(pending)
+        block = inflater.decompress(pending, _OUT_CHUNK)
+        if block:
+            yield block
+
+
+def _parse_content_types(data: bytes) -> tuple[dict[str, str], dict[str, str]]:
+    """Defaults by extension and overrides by part name (both lower-cased, names without the leading slash)."""
+    try:
+        root = SafeET.fromstring(data, forbid_dtd=True)
+    except Exception:  # defusedxml and expat raise several kinds; all mean the part is unusable
+        raise _tampered("部件 [Content_Types].xml 不是有效的 XML") from None
+    defaults: dict[str, str] = {}
+    overrides: dict[str, str] = {}
+    for element in root:
+        if element.tag == f"{_CT_NS}Default":
+            defaults[element.get("Extension", "").lower()] = element.get("ContentType", "")
+        elif element.tag == f"{_CT_NS}Override":
+            overrides[element.get("PartName", "").lstrip("/").lower()] = element.get("ContentType", "")
+    return defaults, overrides
+
+
+def _main_part(by_name: dict[str, _Part], defaults: dict[str, str], overrides: dict[str, str]) -> str:
+    """The workbook content type of ``xl/workbook.xml``, found as openpyxl finds it; reject anything else."""
+    found: tuple[str, str] | None = None
+    for content_type in _WORKBOOK_TYPES:
+        name = next((part for part, ct in overrides.items() if ct == content_type), None)
+        if name is not None:
+            found = (name, content_type)
+            break
+    if found is None:
+        default = next((ct for ct in defaults.values() if ct in _WORKBOOK_TYPES), None)
+        if default is not None:
+            found = ("xl/workbook.xml", default)
+    if found is None:
+        every = list(overrides.values()) + list(defaults.values())
+        if _CT_XLSB in every:
+            raise _xlsb()
+        for needle, label in _OTHER_OOXML:
+            if any(needle in ct for ct in every):
+                raise _not_a_workbook(label)
+        raise _not_a_workbook("不含工作簿的 Office 文档")
+    name, content_type = found
+    if name != "xl/workbook.xml":
+        raise _tampered(f"工作簿主部件不在标准位置，而在 {name}")
+    if not any(part.lower() == name for part in by_name):
+        raise _damaged("缺少必需的部件 xl/workbook.xml")
+    return content_type
