@@ -36,7 +36,7 @@ from .layout import (
 from .model import NOT_PARTICIPATING, YES, InputSpec, Rubric, fmt
 from .rubrics import RubricError, content_hash, parse_rubrics
 from .safety import inspect_file
-from .scoring import Value, score_item
+from .scoring import ItemScore, Value, score_item
 from .xlsxread import RawCell, RawSheet, XlsxPackage, XlsxReadError
 
 Status = Literal["accepted", "rejected"]
@@ -469,25 +469,28 @@ def _read_unit(
     unit_record.remarks = dict(sheet.comments)
     for address, text in sheet.comments.items():
         result.add("info", "cell-comment", f"单元格批注已作为备注保留：{_short(text, 40)}", sheet.name, address)
-    _check_reasons(result, sheet, layout, rubric, unit_record)
+    scores = {item_id: score_item(rubric.item(item_id), unit_record.inputs, rubric.decimals) for item_id in layout.item_rows}
+    _check_reasons(result, sheet, layout, rubric, unit_record, scores)
+    _check_caches(result, sheet, layout, scores)
     return unit_record
 
 
-def _check_reasons(result: FileResult, sheet: RawSheet, layout: SheetLayout, rubric: Rubric, unit: UnitRecord) -> None:
+def _check_reasons(
+    result: FileResult, sheet: RawSheet, layout: SheetLayout, rubric: Rubric, unit: UnitRecord, scores: dict[str, ItemScore]
+) -> None:
     for item_id in layout.item_rows:
         item = rubric.item(item_id)
         if item.kind not in ("deduct", "penalty") and not any(r.is_bonus for r in item.rules):
             continue
-        scored = score_item(item, unit.inputs, rubric.decimals)
+        scored = scores[item_id]
         if (scored.score < item.max_points or scored.bonus > 0) and item_id not in unit.reasons:
             reason_cell = next(c.address for c in layout.inputs if c.item_id == item_id and c.field == "reason")
             result.add("warning", "reason-missing", f"第 {item_id} 项有扣分或加分，但没有写明理由，请补充说明", sheet.name, reason_cell)
 
 
-def _check_caches(result: FileResult, sheet: RawSheet, layout: SheetLayout, rubric: Rubric, unit: UnitRecord) -> None:
+def _check_caches(result: FileResult, sheet: RawSheet, layout: SheetLayout, scores: dict[str, ItemScore]) -> None:
     """Cached formula results are never used; say where they disagree with the recomputation."""
     stale = []
-    scores = {item_id: score_item(rubric.item(item_id), unit.inputs, rubric.decimals) for item_id in layout.item_rows}
     for item_id, row in layout.item_rows.items():
         raw = sheet.cells.get(ref(row, COL_SCORE))
         if raw is None or raw.formula is None:
@@ -550,9 +553,7 @@ def _read_package(result: FileResult, package: XlsxPackage, manifest: CampaignMa
         if not sheet.protected:
             result.add("warning", "protection-removed", "工作表保护被取消，锁定内容未变，可以接受", sheet.name)
         _check_validations(result, sheet, layout)
-        unit_record = _read_unit(result, package, sheet, unit, record, layout, rubric)
-        _check_caches(result, sheet, layout, rubric, unit_record)
-        result.units.append(unit_record)
+        result.units.append(_read_unit(result, package, sheet, unit, record, layout, rubric))
     summary = package.sheet(SUMMARY_SHEET)
     if summary is not None:
         names = [entry["name"] for entry in record["sheets"]]

@@ -9,12 +9,11 @@ the engine, ranks the complete ones and measures each group's leniency.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
+import statistics
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
-
-import pandas as pd
 
 from .ingest import CampaignManifest, FileResult, LayoutCache, UnitRecord, read_workbook
 from .issues import Issue, KaoheError
@@ -56,7 +55,7 @@ class CampaignResult:
     files: list[FileResult]
     outcomes: dict[str, UnitOutcome]
     issues: list[Issue]
-    group_stats: pd.DataFrame
+    group_stats: list[GroupStats]
     imported: dict[str, dict[str, Decimal | None]] = field(default_factory=dict)
 
     @property
@@ -172,6 +171,8 @@ def load_imports(path: Path, rubric: Rubric, units: Iterable[str]) -> tuple[dict
     Columns: 单位, then component titles, item ids ("1.3.1") or item titles ("工业竞赛"),
     and "项目编号/规则编号" for a weighted part ("3.7.2/w1"). A cell may say 不参加.
     """
+    import pandas as pd  # only an import table needs it; check and rank start faster without
+
     issues: list[Issue] = []
     try:
         table = pd.read_csv(path, dtype=str, encoding="utf-8-sig") if path.suffix.lower() == ".csv" else pd.read_excel(path, dtype=str)
@@ -276,7 +277,7 @@ def reconcile(manifest: CampaignManifest, files: Sequence[FileResult], options: 
                 outcome.status = "待确认"
     _rank(outcomes)
     stats = group_statistics(outcomes.values())
-    for row in stats.itertuples():
+    for row in stats:
         if row.flag:
             _add(issues, "warning", "group-leniency", OFFICE, f"{row.group}的平均分 {row.mean:.2f} 与其他组相差较大（{row.flag}），请留意评分尺度是否一致")
     return CampaignResult(manifest, list(files), outcomes, issues, stats, components)
@@ -339,30 +340,42 @@ def _rank(outcomes: Mapping[str, UnitOutcome]) -> None:
             outcomes[unit].group_rank = rank
 
 
-def group_statistics(outcomes: Iterable[UnitOutcome]) -> pd.DataFrame:
+@dataclass(frozen=True)
+class GroupStats:
+    group: str
+    count: int
+    mean: float
+    median: float
+    std: float | None  # None for a group of one
+    min: float
+    max: float
+    flag: str = ""
+
+
+def group_statistics(outcomes: Iterable[UnitOutcome]) -> list[GroupStats]:
     """Per group: count, mean, median, spread; a group whose mean stands apart is flagged.
 
     A group is flagged when its mean lies more than 2.5 standard errors from the mean of
     all the other groups' units (only with at least 3 groups and 3 units per group).
     """
-    rows = [(o.group, float(o.score.total)) for o in outcomes if o.complete and o.score and o.score.total is not None]
-    columns = ["group", "count", "mean", "median", "std", "min", "max", "flag"]
-    if not rows:
-        return pd.DataFrame(columns=columns)
-    frame = pd.DataFrame(rows, columns=["group", "total"])
-    stats = frame.groupby("group", sort=False)["total"].agg(["count", "mean", "median", "std", "min", "max"]).reset_index()
-    flags = []
-    for row in stats.itertuples():
-        others = frame[frame["group"] != row.group]["total"]
+    totals: dict[str, list[float]] = {}
+    for o in outcomes:
+        if o.complete and o.score is not None and o.score.total is not None:
+            totals.setdefault(o.group, []).append(float(o.score.total))
+    stats = []
+    for group, values in totals.items():
+        others = [v for g, vs in totals.items() if g != group for v in vs]
         flag = ""
-        if stats.shape[0] >= 3 and row.count >= 3 and len(others) >= 3 and others.std() > 0:
-            error = others.std() / (row.count**0.5)
-            distance = (row.mean - others.mean()) / error
+        if len(totals) >= 3 and len(values) >= 3 and len(others) >= 3 and statistics.stdev(others) > 0:
+            error = statistics.stdev(others) / len(values) ** 0.5
+            distance = (statistics.fmean(values) - statistics.fmean(others)) / error
             if abs(distance) > 2.5:
                 flag = "明显偏高" if distance > 0 else "明显偏低"
-        flags.append(flag)
-    stats["flag"] = flags
-    return stats[columns]
+        spread = statistics.stdev(values) if len(values) > 1 else None
+        stats.append(
+            GroupStats(group, len(values), statistics.fmean(values), statistics.median(values), spread, min(values), max(values), flag)
+        )
+    return stats
 
 
 def check_campaign(

@@ -258,12 +258,12 @@ class _Writer:
         for col, text in enumerate(headers):
             checked(ws.write_string(header_row, col, text, formats.header), "表头")
         stats = self.result.group_stats
-        for index, row in enumerate(stats.itertuples(), start=header_row + 1):
-            values = [row.group, int(row.count), row.mean, row.median, row.std, row.min, row.max, row.flag]
+        for index, row in enumerate(stats, start=header_row + 1):
+            values = [row.group, row.count, row.mean, row.median, row.std, row.min, row.max, row.flag]
             for col, value in enumerate(values):
                 if isinstance(value, str):
                     checked(ws.write_string(index, col, value, formats.cell), "统计")
-                elif value != value:  # NaN: a group of one has no spread
+                elif value is None:  # a group of one has no spread
                     checked(ws.write_string(index, col, "—", formats.center), "统计")
                 else:
                     checked(ws.write_number(index, col, round(float(value), 2), formats.center), "统计")

@@ -51,7 +51,23 @@ from typing import BinaryIO
 
 from defusedxml import ElementTree as SafeET
 
-__all__ = ["Verdict", "inspect_file"]
+__all__ = ["CODES", "MACRO_WARNING", "Verdict", "inspect_file"]
+
+# Every code a rejecting verdict can carry ("unreadable": the file could not be read at all).
+CODES = (
+    "empty",
+    "too-large",
+    "legacy-xls",
+    "wps-et",
+    "encrypted",
+    "ods",
+    "xlsb",
+    "not-a-workbook",
+    "damaged",
+    "zip-bomb",
+    "xml-entities",
+    "unreadable",
+)
 
 MIB = 2**20
 
@@ -77,6 +93,8 @@ _OTHER_OOXML = (
 
 _MAX_PARTS = 10_000
 _RATIO_FLOOR = MIB  # the ratio limit applies to parts bigger than this
+# A part that inflates past its declared size: a few stray bytes are corruption, this much more is a lying header.
+_OVERRUN_SLACK = MIB
 _READ_CHUNK = 64 * 1024  # compressed bytes read at a time
 _OUT_CHUNK = 256 * 1024  # most decompressed bytes produced at a time
 _XML_EXTENSIONS = (".xml", ".rels", ".vml")
@@ -115,11 +133,17 @@ MACRO_WARNING = "工作簿中含有宏（VBA 项目），宏不会运行，只�
 
 
 def _mb(n: int) -> str:
-    return f"{n / MIB:.1f} MB"
+    """A size for people: MB, KB or bytes."""
+    if n >= MIB:
+        return f"{n / MIB:.1f} MB"
+    if n >= 1024:
+        return f"{n / 1024:.1f} KB"
+    return f"{n} 字节"
 
 
 def _not_a_workbook(label: str) -> _Reject:
-    return _reject("not-a-workbook", f"文件不是 Excel 工作簿（看起来是{label}），{_SEND_ORIGINAL}。")
+    space = " " if label[:1].isascii() else ""
+    return _reject("not-a-workbook", f"文件不是 Excel 工作簿（看起来是{space}{label}），{_SEND_ORIGINAL}。")
 
 
 def _damaged(detail: str) -> _Reject:
@@ -172,7 +196,14 @@ def inspect_file(
     except _Reject as rejected:
         return rejected.verdict
     except OSError as exc:
-        reason = exc.strerror or type(exc).__name__
+        if isinstance(exc, FileNotFoundError):
+            reason = "文件不存在"
+        elif isinstance(exc, PermissionError):
+            reason = "没有读取权限"
+        elif isinstance(exc, IsADirectoryError):
+            reason = "不是普通文件"
+        else:
+            reason = f"读取出错：{exc.strerror or type(exc).__name__}"
         return Verdict(False, "unreadable", f"无法读取文件（{reason}），请确认文件存在、可以读取后重新发送。")
 
 
@@ -425,7 +456,8 @@ def _inspect_ole(data: bytes) -> _Reject:
     try:
         cfb = _Cfb(data)
         names = cfb.root_entries()
-        if "encryptioninfo" in names and "encryptedpackage" in names:
+        # [MS-OFFCRYPTO] puts both streams in the root; either one alone still means an encrypted package.
+        if "encryptioninfo" in names or "encryptedpackage" in names:
             return _reject(
                 "encrypted",
                 "文件设置了打开密码（已加密），请在 Excel 或 WPS 中取消打开密码、保存为 .xlsx 后重新发送。",
@@ -438,20 +470,22 @@ def _inspect_ole(data: bytes) -> _Reject:
                 if not wps and entry is not None and entry.kind == 2:
                     blob = cfb.read(entry, 64 * 1024).lower()
                     wps = any(mark in blob for mark in _WPS_PROPERTY_MARKS)
+            password = _biff_has_filepass(cfb.read(book, 64 * 1024))
             if wps:
                 return _reject(
                     "wps-et",
-                    "这是 WPS 表格保存的文件（.et 格式或 WPS 保存的 .xls），"
-                    "请在 WPS 中“另存为” Excel 工作簿（.xlsx）后重新发送。",
+                    "这是 WPS 表格保存的文件（.et 格式或 WPS 保存的 .xls），请在 WPS 中"
+                    + ("取消打开密码，再" if password else "")
+                    + "“另存为” Excel 工作簿（.xlsx）后重新发送。",
                 )
-            return _legacy_xls(password=_biff_has_filepass(cfb.read(book, 64 * 1024)))
+            return _legacy_xls(password=password)
     except (_CfbError, struct.error):
-        return _tampered("旧版 Office 复合文档的结构已损坏")
+        return _damaged("这是旧版 Office 复合文档（如 .xls），但其结构不完整")
     if "worddocument" in names:
         return _not_a_workbook("Word 97-2003 文档（.doc）")
     if "powerpoint document" in names:
         return _not_a_workbook("PowerPoint 97-2003 演示文稿（.ppt）")
-    return _not_a_workbook("其他 Office 复合文档（非 Excel 工作簿）")
+    return _not_a_workbook("其他 OLE 复合文档")
 
 
 # --- zip packages -----------------------------------------------------------------------------------------------
@@ -552,22 +586,29 @@ class _Part:
     data_offset: int
 
 
-def _eocd_entries(fh: BinaryIO, size: int) -> int | None:
-    """Entry count from the end-of-central-directory record (0xFFFF for zip64), None when there is none."""
+def _eocd(fh: BinaryIO, size: int) -> tuple[int, int] | None:
+    """(entry count, directory size) from the end-of-central-directory record, None when there is none.
+
+    The count is 0xFFFF for a zip64 archive.
+    """
     back = min(size, 22 + 65535)
     fh.seek(size - back)
     tail = fh.read(back)
     at = tail.rfind(b"PK\x05\x06")
     if at < 0 or at + 22 > len(tail):
         return None
-    return int(struct.unpack_from("<H", tail, at + 10)[0])
+    entries, directory_size = struct.unpack_from("<HI", tail, at + 10)
+    return int(entries), int(directory_size)
 
 
 def _inspect_zip(path: Path, fh: BinaryIO, size: int, limits: _Limits) -> Verdict:
-    entries = _eocd_entries(fh, size)
-    if entries is None:
+    eocd = _eocd(fh, size)
+    if eocd is None:
         raise _damaged("压缩包末尾的目录缺失，文件不完整")
+    entries, directory_size = eocd
     if entries != 0xFFFF and entries > _MAX_PARTS:
+        if entries * 46 > directory_size:  # each directory record takes at least 46 bytes: the count is garbage
+            raise _damaged("压缩包目录已损坏")
         raise _bomb(f"有 {entries} 个部件")
     try:
         archive = zipfile.ZipFile(path)
@@ -585,22 +626,21 @@ def _inspect_zip(path: Path, fh: BinaryIO, size: int, limits: _Limits) -> Verdic
             )
         parts = _locate_parts(fh, size, infos, archive.start_dir)
         by_name = {part.info.filename: part for part in parts}
-        _identify_by_names(fh, parts, by_name)
+        _identify_by_names(fh, by_name)
         _check_declared_sizes(infos, limits)
         state = _ReadState()
         content_types = _read_part(fh, archive, by_name["[Content_Types].xml"], limits, state, xml=True, keep=True)
         defaults, overrides = _parse_content_types(content_types)
-        main = _main_part(by_name, defaults, overrides)
-        macros = main in _MACRO_TYPES or any(
-            name.lower().endswith("vbaproject.bin") or name.lower().startswith("xl/macrosheets/") for name in by_name
-        )
-        macros = macros or any(ct in _MACRO_TYPES for ct in overrides.values())
+        macros = _main_part(by_name, defaults, overrides) in _MACRO_TYPES
         for part in parts:
-            if part.info.filename == "[Content_Types].xml" or part.info.is_dir():
-                continue
             name = part.info.filename
-            content_type = overrides.get(name.lower()) or defaults.get(name.rsplit(".", 1)[-1].lower(), "")
-            xml = name.lower().endswith(_XML_EXTENSIONS) or (
+            lower = name.lower()
+            content_type = overrides.get(lower) or defaults.get(lower.rsplit(".", 1)[-1], "")
+            if content_type in _MACRO_TYPES or lower.endswith("vbaproject.bin") or lower.startswith("xl/macrosheets/"):
+                macros = True
+            if name == "[Content_Types].xml" or part.info.is_dir():
+                continue
+            xml = lower.endswith(_XML_EXTENSIONS) or (
                 content_type.endswith(("+xml", "/xml")) and not content_type.startswith("image/")
             )
             _read_part(fh, archive, part, limits, state, xml=xml, keep=False)
@@ -622,6 +662,8 @@ def _locate_parts(fh: BinaryIO, size: int, infos: list[zipfile.ZipInfo], directo
     """Check each local header against the central directory; refuse overlapping data."""
     parts: list[_Part] = []
     for info in infos:
+        if not 0 <= info.header_offset < size:
+            raise _damaged(f"部件 {info.filename} 的位置超出了文件")
         fh.seek(info.header_offset)
         raw = fh.read(_LOCAL_HEADER.size)
         if len(raw) < _LOCAL_HEADER.size:
@@ -636,6 +678,8 @@ def _locate_parts(fh: BinaryIO, size: int, infos: list[zipfile.ZipInfo], directo
         zip64 = 0xFFFFFFFF in (csize, usize)
         if not flags & 0x8 and not zip64 and (crc, csize, usize) != (info.CRC, info.compress_size, info.file_size):
             raise _tampered(f"部件 {info.filename} 声明的大小与目录不一致")
+        if method == zipfile.ZIP_STORED and info.compress_size != info.file_size:
+            raise _tampered(f"部件 {info.filename} 声明的大小与数据不一致")
         data_offset = info.header_offset + _LOCAL_HEADER.size + name_len + extra_len
         if data_offset + info.compress_size > min(size, directory_start):
             raise _damaged(f"部件 {info.filename} 的数据不完整")
@@ -664,10 +708,11 @@ def _read_small(fh: BinaryIO, part: _Part, limit: int) -> bytes | None:
     return None
 
 
-def _identify_by_names(fh: BinaryIO, parts: list[_Part], by_name: dict[str, _Part]) -> None:
+def _identify_by_names(fh: BinaryIO, by_name: dict[str, _Part]) -> None:
     """Name packages that are not workbooks from their entry names alone, before decompressing anything."""
-    if parts and parts[0].info.filename == "mimetype":
-        mimetype = (_read_small(fh, parts[0], 200) or b"").strip()
+    odf = by_name.get("mimetype")  # the first entry of an OpenDocument package (found anywhere, to be lenient)
+    if odf is not None and "[Content_Types].xml" not in by_name:
+        mimetype = (_read_small(fh, odf, 200) or b"").strip()
         if mimetype.startswith(b"application/vnd.oasis.opendocument.spreadsheet"):
             raise _reject(
                 "ods",
@@ -724,7 +769,12 @@ def _read_part(
     xml: bool,
     keep: bool,
 ) -> bytes:
-    """Decompress one part in chunks: bounded size, CRC, and the XML scan; its bytes when ``keep``."""
+    """Decompress one part in chunks: bounded size, CRC, and the XML scan; its bytes when ``keep``.
+
+    Past the declared size the bytes are only counted: if the data goes on for more than ``_OVERRUN_SLACK`` the
+    header lies (a zip bomb in disguise: zipfile would silently stop at the declared size); if it stops or breaks
+    before, the part is merely corrupt.
+    """
     info = part.info
     scan = _XmlScan(info.filename, strict=xml)
     crc = 0
@@ -734,18 +784,21 @@ def _read_part(
         for chunk in _chunks(fh, archive, part):
             produced += len(chunk)
             state.total += len(chunk)
-            if produced > info.file_size:
-                raise _bomb(f"部件 {info.filename} 实际解压后超过了其声明的大小 {info.file_size} 字节（头部作假）")
+            if produced > info.file_size + _OVERRUN_SLACK:
+                declared, actual = _mb(info.file_size), _mb(produced)
+                raise _bomb(f"部件 {info.filename} 声明的大小只有 {declared}，实际解压后却超过 {actual}（头部作假）")
             if produced > limits.part or state.total > limits.total:
                 raise _bomb(f"部件 {info.filename} 解压后超过 {_mb(min(limits.part, limits.total))}")
+            if produced > info.file_size:
+                continue
             crc = zlib.crc32(chunk, crc)
             scan.feed(chunk)
             if keep:
                 kept.append(chunk)
-    except (zlib.error, zipfile.BadZipFile, EOFError, NotImplementedError, RuntimeError):
+    except (zlib.error, zipfile.BadZipFile, EOFError, NotImplementedError, RuntimeError, OSError, ValueError):
         raise _damaged(f"部件 {info.filename} 无法解压") from None
     if produced != info.file_size:
-        raise _damaged(f"部件 {info.filename} 的数据不完整")
+        raise _damaged(f"部件 {info.filename} 解压后的大小与声明的不符")
     if crc != info.CRC:
         raise _damaged(f"部件 {info.filename} 的校验和（CRC）不符")
     scan.finish()
@@ -829,6 +882,6 @@ def _main_part(by_name: dict[str, _Part], defaults: dict[str, str], overrides: d
     name, content_type = found
     if name != "xl/workbook.xml":
         raise _tampered(f"工作簿主部件不在标准位置，而在 {name}")
-    if not any(part.lower() == name for part in by_name):
+    if name not in by_name:  # exactly this name: readers open it by name
         raise _damaged("缺少必需的部件 xl/workbook.xml")
     return content_type

@@ -100,15 +100,9 @@ class _Handler:
             raise XlsxReadError(f"XML 格式错误：{expat.errors.messages[exc.code]}（第 {exc.lineno} 行）") from exc
 
 
-_LOCAL_NAMES: dict[str, str] = {}
-
-
 def _local(tag: str) -> str:
     """The element name without its namespace prefix ("x:c" and "c" are both "c")."""
-    name = _LOCAL_NAMES.get(tag)
-    if name is None:
-        name = _LOCAL_NAMES[tag] = tag.rpartition(":")[2]
-    return name
+    return tag.rpartition(":")[2] if ":" in tag else tag
 
 
 class _SheetHandler(_Handler):
@@ -131,7 +125,7 @@ class _SheetHandler(_Handler):
         self.parser.CharacterDataHandler = self.data
 
     def start(self, tag: str, attrs: dict[str, str]) -> None:
-        name = _local(tag)
+        name = tag.rpartition(":")[2] if ":" in tag else tag
         if name == "c":
             self.address = attrs.get("r", "")
             self.cell = RawCell(None, attrs.get("t", "n"), None, int(attrs.get("s", "0")))  # type: ignore[arg-type]
@@ -154,7 +148,7 @@ class _SheetHandler(_Handler):
             self.text.append(text)
 
     def end(self, tag: str) -> None:
-        name = _local(tag)
+        name = tag.rpartition(":")[2] if ":" in tag else tag
         cell = self.cell
         if name == "v" and cell is not None:
             value = "".join(self.text)

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import xlsxwriter
 
-from kaohe_xlsx.safety import MACRO_WARNING, Verdict, _XmlScan, inspect_file
+from kaohe_xlsx.safety import CODES, MACRO_WARNING, Verdict, _XmlScan, inspect_file
 
 MIB = 2**20
 CJK = re.compile(r"[\u4e00-\u9fff]")
@@ -188,6 +188,7 @@ def assert_rejected(verdict: Verdict, code: str, *hints: str) -> None:
     assert not verdict.ok, verdict
     assert verdict.code == code, verdict
     assert not verdict.macros
+    assert verdict.code in CODES
     assert CJK.search(verdict.message), verdict.message
     for hint in hints:
         assert hint in verdict.message, (hint, verdict.message)
@@ -387,7 +388,7 @@ def test_biff5_book_stream_is_legacy_xls(tmp_path: Path) -> None:
 
 def test_wps_et_is_refused_with_wps_hint(tmp_path: Path) -> None:
     # WPS names itself in the user-defined properties of every file it saves.
-    properties = b"\xfe\xff\x00\x00" + bytes(40) + "KSOProductBuildVer".encode("utf-16-le") + "2052-12.1.0".encode()
+    properties = b"\xfe\xff\x00\x00" + bytes(40) + "KSOProductBuildVer".encode("utf-16-le") + b"2052-12.1.0"
     streams = {"Workbook": biff_workbook() + bytes(6000), "\x05DocumentSummaryInformation": properties}
     path = tmp_path / "考核.xlsx"  # an .et renamed .xlsx
     path.write_bytes(build_cfb(streams))
@@ -495,7 +496,7 @@ def test_header_claiming_more_than_the_data_is_damaged(tmp_path: Path) -> None:
     with zipfile.ZipFile(path) as archive:
         real = archive.getinfo("xl/worksheets/sheet1.xml").file_size
     patch_entry(path, "xl/worksheets/sheet1.xml", size=real + 10)
-    assert_rejected(inspect_file(path), "damaged", "不完整")
+    assert_rejected(inspect_file(path), "damaged", "不符")
 
 
 # --- case 9: XML entity declarations ------------------------------------------------------------------------------
@@ -563,6 +564,51 @@ def test_clean_xml_passes_the_scanner_in_pieces() -> None:
     for start in range(0, len(data), 7):
         scan.feed(data[start : start + 7])
     scan.finish()
+
+
+# --- files written by a real application -------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def libreoffice_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """The workbook re-saved by LibreOffice as .xlsx, .xls (a real compound file) and .ods."""
+    import libreoffice as lo
+
+    lo.require_soffice()
+    if not hasattr(lo, "_convert"):
+        pytest.skip("tests/libreoffice.py 不再提供 _convert")
+    folder = tmp_path_factory.mktemp("lo")
+    source = make_workbook(folder / "填报.xlsx", rows=300)
+    return {
+        "xlsx": lo.recalculate(source, folder / "xlsx"),
+        "xls": lo._convert([source], folder / "xls", ("xls", "MS Excel 97"), None)[0],
+        "ods": lo._convert([source], folder / "ods", ("ods", "calc8"), None)[0],
+    }
+
+
+def test_libreoffice_saved_files(libreoffice_files: dict[str, Path]) -> None:
+    assert inspect_file(libreoffice_files["xlsx"]).ok
+    assert_rejected(inspect_file(libreoffice_files["xls"]), "legacy-xls", "另存为")
+    assert_rejected(inspect_file(libreoffice_files["ods"]), "ods", "另存为")
+
+
+def test_unreadable_file(tmp_path: Path) -> None:
+    verdict = inspect_file(tmp_path / "不存在.xlsx")
+    assert verdict.code == "unreadable" and "文件不存在" in verdict.message
+    assert inspect_file(tmp_path).code == "unreadable"
+
+
+def test_wps_file_with_open_password_says_both(tmp_path: Path) -> None:
+    path = tmp_path / "a.et"
+    path.write_bytes(build_cfb({"Workbook": biff_workbook((0x002F, bytes(54))), "WpsCustomData": b"\x01"}))
+    assert_rejected(inspect_file(path), "wps-et", "WPS", "取消打开密码", "另存为")
+
+
+def test_every_code_is_documented() -> None:
+    assert set(CODES) >= {
+        "empty", "too-large", "legacy-xls", "wps-et", "encrypted", "ods", "not-a-workbook", "damaged", "zip-bomb",
+        "xml-entities", "xlsb",
+    }  # fmt: skip
 
 
 # --- speed --------------------------------------------------------------------------------------------------------
