@@ -30,6 +30,7 @@ from .reconcile import CampaignResult, Options, check_campaign
 from .report import write_ranking
 from .roster import default_roster, load_roster
 from .rubrics import default_rubrics_path, load_allocation, load_rubrics, rubric_to_dict
+from .sample import fill_campaign
 
 click_zh.install()  # before the decorators below build their help texts
 
@@ -408,6 +409,47 @@ def _print_top(result: CampaignResult, count: int = 10) -> None:
         total = outcome.score.total if outcome.score else None
         grade = f"  {outcome.score.grade}" if outcome.score and outcome.score.grade else ""
         click.echo(f"  {outcome.rank:>3}  {pad(outcome.unit, 24)}{pad(outcome.group, 18)}{fmt(total):>7}{grade}")
+
+
+@cli.command("fill-sample", options_metavar="[选项]")
+@click.argument("issued", type=click.Path(exists=True, file_okay=False, path_type=Path), metavar="考核表文件夹")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("收回的考核表"), show_default=True, metavar="文件夹", help="填好的考核表存放处。")
+@click.option("--seed", type=int, default=2017, show_default=True, help="随机种子（同一种子填写结果相同）。")
+@click.option("--force", is_flag=True, help="覆盖同名文件。")
+def fill_sample(issued: Path, out_dir: Path, seed: int, force: bool) -> None:
+    """模拟各考核组填写考核表（培训和演示用）：大多数项目不扣分，部分扣分写明理由，少量加分，一个单位有否决情形，一个组略宽松。"""
+    manifest = load_manifest(find_manifest([issued]))
+    filled = fill_campaign(manifest, issued, out_dir, seed=seed, force=force)
+    click.echo(f"已模拟填写 {len(filled)} 份考核表到 {out_dir}：")
+    for path in filled:
+        click.echo(f"  {path.name}")
+
+
+@cli.command(options_metavar="[选项]")
+@click.argument("folder", required=False, type=click.Path(file_okay=False, path_type=Path), default=Path("kaohe-demo"), metavar="[文件夹]")
+@click.option("--force", is_flag=True, help="文件夹已有演示文件时覆盖。")
+def demo(folder: Path, force: bool) -> None:
+    """用随附的焦作 2016 样例走一遍全流程：生成考核表、模拟填写、核对、排名。"""
+    rubric = load_rubrics()["jiaozuo-2016"]
+    campaign = Campaign(rubric, default_roster(), rubric.title, rubric.year, "2017年6月10日", rubric.issuer)
+    issued, returned, ranking = folder / "1-下发的考核表", folder / "2-收回的考核表", folder / "3-综合排名.xlsx"
+    if ranking.exists() and not force:
+        raise click.UsageError(f"{folder} 中已有演示结果；确需重新演示请加 --force")
+    click.echo(f"第 1 步  生成考核表 → {issued}")
+    manifest = generate_campaign(campaign, issued, force=force)
+    for workbook in manifest.workbooks:
+        click.echo(f"         {workbook['file']}（{len(workbook['units'])} 个单位）")
+    click.echo(f"第 2 步  模拟各考核组填写并交回 → {returned}")
+    filled = fill_campaign(load_manifest(manifest.path), issued, returned, force=True)
+    for path in filled:
+        click.echo(f"         {path.name}")
+    click.echo("第 3 步  核对交回的考核表")
+    result = check_campaign(filled, load_manifest(manifest.path))
+    _print_result(result, verbose=False, annotate_dir=None)
+    click.echo(f"第 4 步  排名 → {ranking}")
+    write_ranking(result, ranking)
+    _print_top(result)
+    click.echo(f"演示完成。用 Excel 或 WPS 打开 {ranking} 查看综合排名、分组排名、明细和核对报告。")
 
 
 def main() -> None:
