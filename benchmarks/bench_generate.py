@@ -28,7 +28,7 @@ import xlsxwriter
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from kaohe_xlsx.generate import Campaign, _validation_plan, assignments, generate_campaign  # noqa: E402
+from kaohe_xlsx.generate import Campaign, validation_plan, assignments, generate_campaign  # noqa: E402
 from kaohe_xlsx.layout import META_SHEET, build_sheet_layout, sheet_names  # noqa: E402
 from kaohe_xlsx.roster import Group, Member, Roster, default_roster  # noqa: E402
 from kaohe_xlsx.rubrics import load_rubrics  # noqa: E402
@@ -57,7 +57,7 @@ def bare_writer(campaign: Campaign) -> Callable[[Path], None]:
             cells.append(("number", cell.row, cell.col, float(cell.value), None))  # type: ignore[arg-type]
         else:
             cells.append(("string", cell.row, cell.col, str(cell.value), None))
-    validations, highlights = _validation_plan(layout)
+    validations, highlights = validation_plan(layout)
     plan = [(a, sheet_names(a.units)) for a in assignments(campaign)]
     input_rows = [(c.address, c.item_id, c.rule_id, c.field) for c in layout.inputs]
 

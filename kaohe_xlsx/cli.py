@@ -274,8 +274,12 @@ def generate(
         split=split or rubric.split,  # type: ignore[arg-type]
     )
     look = load_template(template) if template else None
-    with click.progressbar(length=len(assignments(campaign)), label="生成考核表", show_pos=True) as bar:
-        manifest = generate_campaign(campaign, out_dir, force=force, template=look, progress=lambda *_: bar.update(1))
+    count = len(assignments(campaign))
+    if count < 8:
+        manifest = generate_campaign(campaign, out_dir, force=force, template=look)
+    else:
+        with click.progressbar(length=count, label="生成考核表", show_pos=True, file=sys.stderr) as bar:
+            manifest = generate_campaign(campaign, out_dir, force=force, template=look, progress=lambda *_: bar.update(1))
     units = sum(len(w["units"]) for w in manifest.workbooks)
     click.echo(f"已生成 {len(manifest.workbooks)} 份考核表（共 {units} 个单位表）到 {out_dir}：")
     for workbook in manifest.workbooks:

@@ -253,7 +253,7 @@ def _header_text(text: str) -> str:
 Highlight = tuple[int, int, dict[str, Any], str]
 
 
-def _validation_plan(layout: SheetLayout) -> tuple[list[tuple[int, int, dict[str, Any]]], list[Highlight]]:
+def validation_plan(layout: SheetLayout) -> tuple[list[tuple[int, int, dict[str, Any]]], list[Highlight]]:
     """The data validations and highlights of a unit sheet, worked out once per layout.
 
     One validation per group of cells sharing a rule's limits and message; one red
@@ -319,7 +319,7 @@ class _WorkbookWriter:
         self.assignment = assignment
         self.heights = row_heights(layout, template)
         self.base_digest = layout_digest(layout)
-        self.validations, self.highlights = _validation_plan(layout)
+        self.validations, self.highlights = validation_plan(layout)
 
     def write(self, path: Path, meta: dict[str, str], created: datetime) -> list[dict[str, str]]:
         workbook = xlsxwriter.Workbook(str(path), {"strings_to_numbers": False, "strings_to_formulas": False})
@@ -375,7 +375,7 @@ class _WorkbookWriter:
         font = self.template["fonts"]["title"]
         header = f'&C&"{font},Bold"&12 {_header_text(self.campaign.title)}'
         if unit:
-            header += f'&"{font},Regular"&10 \n{_header_text(unit)}'
+            header += f'&R&"{font},Regular"&10 {_header_text(unit)}'
         checked(ws.set_header(header), "页眉")
         checked(ws.set_footer(printing["footer"]), "页脚")
 

@@ -20,12 +20,14 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, Literal
 
+from .generate import validation_plan
 from .issues import Issue, KaoheError, Level
 from .layout import (
     COL_SCORE,
     COVER_SHEET,
     DONE_CELL,
     META_SHEET,
+    SUMMARY_FIRST_ROW,
     SUMMARY_SHEET,
     SheetLayout,
     build_sheet_layout,
@@ -222,7 +224,7 @@ def _check_number(number: Decimal, spec: InputSpec) -> tuple[str, str] | None:
 
 # --- locked content ------------------------------------------------------------------------
 
-_STRING_LITERAL = re.compile(r'"[^"]*"')
+_STRING_LITERAL = re.compile(r'"[^"]*"|\'[^\']*\'')  # text, and quoted sheet names
 
 
 def normalise_formula(formula: str) -> str:
@@ -352,7 +354,8 @@ def _identify(result: FileResult, package: XlsxPackage, manifest: CampaignManife
     """The manifest's record of this workbook, or None (rejected) when it cannot be identified."""
     sheet, meta, rows = _metadata(package)
     if sheet is None or "workbook_id" not in meta:
-        result.reject("no-metadata", "找不到隐藏的考核表标识（_kaohe 工作表被删除），无法确认是哪一份考核表；请用下发的原表重新填写")
+        message = "找不到隐藏的考核表标识（_kaohe 工作表被删除），无法确认是哪一份考核表；请用下发的原表重新填写"
+        result.reject("no-metadata", message, META_SHEET)
         return None
     campaign = manifest.campaign
     if meta.get("campaign_id") != campaign["id"]:
@@ -360,7 +363,8 @@ def _identify(result: FileResult, package: XlsxPackage, manifest: CampaignManife
         return None
     record = manifest.workbooks.get(meta["workbook_id"])
     if record is None:
-        result.reject("unknown-workbook", f"考核清单中没有编号为 {meta['workbook_id']} 的考核表，请确认是否为下发的文件")
+        message = f"考核清单中没有编号为 {meta['workbook_id']} 的考核表，请确认是否为下发的文件"
+        result.reject("unknown-workbook", message, META_SHEET, rows.get("workbook_id", ""))
         return None
     result.workbook_id, result.assessor = record["id"], record["assessor"]
     issued = {
@@ -409,27 +413,45 @@ def _find_sheets(result: FileResult, package: XlsxPackage, record: dict[str, Any
     return found
 
 
-def _check_validations(result: FileResult, sheet: RawSheet, layout: SheetLayout) -> None:
-    covered: dict[str, str] = {}
+def _validation_meaning(kind: str, formula1: str | None, formula2: str | None) -> tuple[str, str, str]:
+    """What a validation allows, compared loosely (LibreOffice rewrites attributes on save)."""
+    if kind == "list":
+        return kind, formula1 or "", ""
+    if kind == "custom":
+        return kind, normalise_formula(formula1 or ""), ""
+    return kind, formula1 or "", formula2 or ""
+
+
+def issued_validations(layout: SheetLayout) -> dict[str, tuple[str, str, str]]:
+    """The validation each input cell was issued with, by address."""
+    issued: dict[str, tuple[str, str, str]] = {}
+    for row, col, options in validation_plan(layout)[0]:
+        kind = {"integer": "whole"}.get(options["validate"], options["validate"])
+        if kind == "list":
+            meaning = (kind, '"' + ",".join(options["source"]) + '"', "")
+        elif kind == "whole":
+            meaning = (kind, str(options["minimum"]), str(options["maximum"]))
+        else:
+            meaning = _validation_meaning(kind, options["value"], None)
+        for address in options.get("multi_range", ref(row, col)).split():
+            issued[address] = meaning
+    return issued
+
+
+def _check_validations(result: FileResult, sheet: RawSheet, issued: dict[str, tuple[str, str, str]]) -> None:
+    found: dict[str, tuple[str, str, str]] = {}
     for validation in sheet.validations:
+        meaning = _validation_meaning(validation.type, validation.formula1, validation.formula2)
         for part in validation.sqref.split():
-            if ":" in part:
-                continue  # the issued validations name single cells
-            covered[part.replace("$", "")] = validation.type
-    wanted = {"flag": "list", "choice": "list", "count": "whole", "number": "custom"}
-    missing = [
-        cell.address
-        for cell in layout.inputs
-        if cell.spec is not None
-        and covered.get(cell.address) != ("custom" if cell.spec.allow_not_participating and cell.spec.kind == "count" else wanted[cell.spec.kind])
-    ]
-    if missing:
+            found[part.replace("$", "")] = meaning
+    changed = [address for address, meaning in issued.items() if found.get(address) != meaning]
+    if changed:
         result.add(
             "warning",
             "validation-changed",
-            f"{len(missing)} 个填写格的数据验证被删除或改动（如 {missing[0]}）；填写值仍按细则逐一核对",
+            f"{len(changed)} 个填写格的数据验证被删除或改动（如 {changed[0]}）；填写值仍按细则逐一核对",
             sheet.name,
-            missing[0],
+            changed[0],
         )
 
 
@@ -541,6 +563,7 @@ def _read_package(result: FileResult, package: XlsxPackage, manifest: CampaignMa
         return
     rubric = manifest.rubric
     layout, expected = layouts.get(record)
+    issued = issued_validations(layout)
     campaign = manifest.campaign
     rows = {unit: unit_title_rows(campaign["title"], campaign["split"], record["assessor"], unit) for unit in record["units"]}
     sheets = _find_sheets(result, package, record, {unit: titles[1][1] for unit, titles in rows.items()})
@@ -552,13 +575,16 @@ def _read_package(result: FileResult, package: XlsxPackage, manifest: CampaignMa
             continue
         if not sheet.protected:
             result.add("warning", "protection-removed", "工作表保护被取消，锁定内容未变，可以接受", sheet.name)
-        _check_validations(result, sheet, layout)
+        _check_validations(result, sheet, issued)
         result.units.append(_read_unit(result, package, sheet, unit, record, layout, rubric))
     summary = package.sheet(SUMMARY_SHEET)
     if summary is not None:
-        names = [entry["name"] for entry in record["sheets"]]
+        # a renamed sheet is referred to by its new name (Excel rewrites the formulas);
+        # the row of a deleted sheet cannot be checked
+        names = [sheets[unit].name if unit in sheets else entry["name"] for unit, entry in zip(record["units"], record["sheets"], strict=True)]
         cells = summary_cells(rubric, layout, record["assessor"], record["units"], names)
-        if compare_locked(result, package, summary, expected_cells(cells)):
+        missing_rows = {row for row, unit in enumerate(record["units"], start=SUMMARY_FIRST_ROW) if unit not in sheets}
+        if compare_locked(result, package, summary, expected_cells(c for c in cells if c.row not in missing_rows)):
             result.tampered = True
     if any(i.code in ("formula-changed", "value-typed-over", "label-changed") for i in result.issues):
         result.tampered = True

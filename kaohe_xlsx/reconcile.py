@@ -268,6 +268,12 @@ def reconcile(manifest: CampaignManifest, files: Sequence[FileResult], options: 
         outcome.score = scores[unit]
         if not outcome.problems and outcome.score.total is not None:
             outcome.status = "完成"
+    for result in chosen:
+        wrong = {issue.sheet for issue in result.issues if issue.level == "error" and issue.sheet}
+        for record in result.units:
+            if record.sheet in wrong and record.unit in outcomes:
+                outcomes[record.unit].problems.append(f"考核表 {result.name} 的“{record.sheet}”有填写错误待更正")
+                outcomes[record.unit].status = "待更正"
     tampered = [r for r in chosen if r.tampered]
     for result in tampered:
         for record in result.units:

@@ -16,7 +16,7 @@ import xlsxwriter
 from xlsxwriter.workbook import Workbook
 from xlsxwriter.worksheet import Worksheet
 
-from .generate import checked, load_template
+from .generate import checked, load_template, text_height
 from .issues import LEVEL_LABELS
 from .model import fmt
 from .reconcile import CampaignResult, UnitOutcome
@@ -124,7 +124,8 @@ class _Writer:
         header_row = self._title(ws, formats, f"{self.campaign['title']}综合排名", len(headers))
         for col, text in enumerate(headers):
             checked(ws.write_string(header_row, col, text, formats.header), "表头")
-        ws.set_row(header_row, 36)
+        ws.set_row(header_row, 62)
+        remark_width = 34
         for index, outcome in enumerate(self._ordered(), start=header_row + 1):
             score = outcome.score
             values: list[Any] = [outcome.rank or "", outcome.unit, outcome.group]
@@ -137,6 +138,8 @@ class _Writer:
             if rubric.grade_bands:
                 values += [score.grade if score and outcome.complete else ""]
             values += [self._remarks(outcome)]
+            if values[-1]:
+                ws.set_row(index, text_height(values[-1], remark_width, self.template["fonts"]["body_size"]))
             for col, value in enumerate(values):
                 style = formats.total if headers[col] == "总分" else formats.center
                 if headers[col] in ("单位", "考核组"):
@@ -150,8 +153,8 @@ class _Writer:
         ws.set_column(0, 0, 6)
         ws.set_column(1, 1, 20)
         ws.set_column(2, 2, 14)
-        ws.set_column(3, len(headers) - 2, 9)
-        ws.set_column(len(headers) - 1, len(headers) - 1, 30)
+        ws.set_column(3, len(headers) - 2, 10)
+        ws.set_column(len(headers) - 1, len(headers) - 1, remark_width)
         self._print(ws, header_row, landscape=len(headers) > 10)
 
     def _remarks(self, outcome: UnitOutcome) -> str:

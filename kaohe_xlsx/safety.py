@@ -1,39 +1,46 @@
 """Decide from a returned file's bytes whether it is a workbook we can safely open.
 
 Runs before any XML parser or openpyxl touches the file, and never looks at the
-file name. The checks, in order:
+file name or extension. The checks, in order:
 
 1. size: empty, larger than ``max_file_bytes``;
 2. magic: a zip package, an OLE2 compound file (.xls, WPS .et, a password
-   protected .xlsx) or anything else (sniffed: CSV/text, HTML, MHT, PDF,
-   images, other archives);
-3. for a zip: the end-of-central-directory record (a truncated download has
-   none), duplicate or encrypted entries, what the package is (.ods by its
-   ``mimetype`` entry, .xlsb, .docx, .pptx, a plain zip), the declared sizes
-   and compression ratios of every part, local headers that agree with the
-   central directory and do not overlap, then every part decompressed once in
-   chunks: the real size may not pass the declared one (a lying header), the
-   CRC must match, and every part that could be XML is scanned for
-   ``<!DOCTYPE`` / ``<!ENTITY`` (UTF-8 and UTF-16, across chunk boundaries)
-   and for an encoding other than UTF-8/UTF-16/ASCII/Latin-1 that could hide
-   them.
+   protected .xlsx) or anything else, sniffed to name it in the message
+   (CSV/text, HTML, MHT, Excel 2003 XML, PDF, images, other archives);
+3. a zip: the end-of-central-directory record (a truncated download has none),
+   the part count, duplicate names, zip-level encryption, local headers that
+   agree with the central directory, the declared sizes, total and
+   compression ratios (before decompressing anything), no overlapping data;
+   then what the package is (.ods by its ``mimetype`` entry, .xlsb, .docx,
+   .pptx, a plain zip) and its main part, found in ``[Content_Types].xml`` as
+   openpyxl finds it and required to be ``xl/workbook.xml``; then every part
+   decompressed once, in chunks, straight from the raw deflate data: the real
+   size may not pass the declared one (a lying header: zipfile alone would
+   stop there silently), the CRC must match, and every part that could be XML
+   is scanned for ``<!DOCTYPE`` / ``<!ENTITY`` (UTF-8 and UTF-16, across chunk
+   boundaries) and for an encoding other than UTF-8/UTF-16/ASCII/Latin-1 that
+   could hide them. A VBA project or a macro-enabled content type makes an
+   accepted verdict carry ``macros=True``.
 
 An OLE2 file is read with the small compound-file reader below (header, DIFAT,
 FAT, directory chain, mini stream); only the root storage's entries and the
 first bytes of three streams are looked at:
 
-* ``EncryptionInfo`` + ``EncryptedPackage``: an .xlsx (or .docx) with an open
-  password, as Excel and WPS store it: ``encrypted``;
-* a ``Workbook`` (BIFF8) or ``Book`` (BIFF5) stream: a binary workbook. WPS
-  .et files are this same compound file with a BIFF8 ``Workbook`` stream (they
-  open as .xls when renamed), so the two are told apart by who wrote them: WPS
-  records the custom property ``KSOProductBuildVer`` in
-  ``\\x05DocumentSummaryInformation`` of every file it saves (and may add a
-  ``WpsCustomData`` stream, or name itself in the summary properties). With
-  one of those marks: ``wps-et``; without: ``legacy-xls``. An .xls saved by
-  WPS is therefore reported as ``wps-et`` (the WPS Save-As hint is the right
-  one for that user), and an .et stripped of its properties as
-  ``legacy-xls``, whose hint names both Excel and WPS;
+* ``EncryptionInfo`` / ``EncryptedPackage`` ([MS-OFFCRYPTO]): an .xlsx with an
+  open password, as Excel and WPS store it: ``encrypted``;
+* a ``Workbook`` (BIFF8) or ``Book`` (BIFF5) stream: a binary workbook. A WPS
+  .et file is this same kind of compound file with a BIFF8 ``Workbook`` stream
+  (renamed .xls it opens as one), so .et and .xls are told apart by who wrote
+  them: WPS writes its custom document property ``KSOProductBuildVer`` (its
+  build, e.g. ``2052-11.1.0.10132``) into the files it saves, kept in
+  ``\x05DocumentSummaryInformation``; its documents may also carry a
+  ``WpsCustomData`` stream, or name WPS/Kingsoft in the summary properties.
+  Any of these marks: ``wps-et``; none: ``legacy-xls``. So an .xls saved by
+  WPS is reported as ``wps-et`` (the WPS Save-As hint suits that user) and an
+  .et stripped of its properties as ``legacy-xls``, whose hint names Excel and
+  WPS. (Built from public descriptions of WPS files; no real .et was at hand.)
+  A FILEPASS record in the workbook globals (an .xls/.et open password) adds
+  "remove the password" to the hint;
 * anything else (a Word .doc, a PowerPoint .ppt, ...): ``not-a-workbook``.
 """
 
@@ -92,6 +99,7 @@ _OTHER_OOXML = (
 )
 
 _MAX_PARTS = 10_000
+_MAX_CONTENT_TYPES = 16 * MIB  # parsed in memory: a real one has a few KB
 _RATIO_FLOOR = MIB  # the ratio limit applies to parts bigger than this
 # A part that inflates past its declared size: a few stray bytes are corruption, this much more is a lying header.
 _OVERRUN_SLACK = MIB
@@ -192,6 +200,8 @@ def inspect_file(
             if head.startswith(OLE2_MAGIC):
                 fh.seek(0)
                 raise _inspect_ole(fh.read())
+            if _eocd(fh, size) is not None:
+                raise _damaged("压缩包的开头已损坏")
             raise _sniff(head)
     except _Reject as rejected:
         return rejected.verdict
@@ -255,6 +265,7 @@ def _sniff(head: bytes) -> _Reject:
 
 def _decode_text(head: bytes) -> str | None:
     """The head as text when it looks like text (UTF-8, GB18030 or UTF-16 with a BOM), else None."""
+    text: str | None = None
     if head.startswith((b"\xff\xfe", b"\xfe\xff")):
         text = head[2 : len(head) - len(head) % 2].decode("utf-16-le" if head[0] == 0xFF else "utf-16-be", "replace")
     else:
@@ -262,7 +273,6 @@ def _decode_text(head: bytes) -> str | None:
             head = head[3:]
         if b"\x00" in head:
             return None
-        text = None
         for encoding in ("utf-8", "gb18030"):
             # The head may end inside a multi-byte character: allow a few trailing bytes to fail.
             for cut in range(4):
@@ -321,13 +331,12 @@ class _Cfb:
         self.data = data
         self.major = major
         self.sector_size = 1 << shift
-        self.sector_count = (len(data) - 1) // self.sector_size  # sectors after the header (last may be short)
         (n_fat, first_dir, _sig, self.cutoff, first_minifat, _n_minifat, first_difat, n_difat) = struct.unpack_from(
             "<8I", data, 44
         )
         per_sector = self.sector_size // 4
         fat_sectors = [sid for sid in struct.unpack_from("<109I", data, 76) if sid <= _MAXREGSECT]
-        sid, seen = first_difat, set()
+        sid, seen = first_difat, set[int]()
         while sid <= _MAXREGSECT and len(seen) < n_difat:
             if sid in seen:
                 raise _CfbError("DIFAT loop")
@@ -533,15 +542,18 @@ class _XmlScan:
                 self._check_head()
             if not self.active:
                 return
-        window = (self._tail + chunk).lower()
+        window = self._tail + chunk
+        self._tail = window[-_MARK_TAIL:]
+        if b"<!" not in window and b"<\x00!" not in window:  # every mark starts so (UTF-16BE: "\0<\0!")
+            return
+        lowered = window.lower()
         for mark in _DOCTYPE_MARKS:
-            if mark in window:
+            if mark in lowered:
                 raise _reject(
                     "xml-entities",
                     f"文件中的部件 {self.name} 含有 XML 文档类型或实体声明（<!DOCTYPE / <!ENTITY），"
                     "正常保存的 Excel 文件不会有，可能被恶意篡改，已拒绝打开，请在 Excel 中重新保存原考核表后发送。",
                 )
-        self._tail = window[-_MARK_TAIL:]
 
     def finish(self) -> None:
         if not self._headed:
@@ -625,9 +637,12 @@ def _inspect_zip(path: Path, fh: BinaryIO, size: int, limits: _Limits) -> Verdic
                 "文件是加了密码的压缩包，不是可以直接打开的 Excel 工作簿，请发送未加密的 .xlsx 考核表。",
             )
         parts = _locate_parts(fh, size, infos, archive.start_dir)
+        _check_declared_sizes(infos, limits)
+        _check_overlaps(parts)
         by_name = {part.info.filename: part for part in parts}
         _identify_by_names(fh, by_name)
-        _check_declared_sizes(infos, limits)
+        if by_name["[Content_Types].xml"].info.file_size > _MAX_CONTENT_TYPES:
+            raise _tampered("部件 [Content_Types].xml 异常巨大")
         state = _ReadState()
         content_types = _read_part(fh, archive, by_name["[Content_Types].xml"], limits, state, xml=True, keep=True)
         defaults, overrides = _parse_content_types(content_types)
@@ -659,7 +674,7 @@ def _check_names(infos: list[zipfile.ZipInfo]) -> None:
 
 
 def _locate_parts(fh: BinaryIO, size: int, infos: list[zipfile.ZipInfo], directory_start: int) -> list[_Part]:
-    """Check each local header against the central directory; refuse overlapping data."""
+    """Check each local header against the central directory; where each part's data starts."""
     parts: list[_Part] = []
     for info in infos:
         if not 0 <= info.header_offset < size:
@@ -684,11 +699,15 @@ def _locate_parts(fh: BinaryIO, size: int, infos: list[zipfile.ZipInfo], directo
         if data_offset + info.compress_size > min(size, directory_start):
             raise _damaged(f"部件 {info.filename} 的数据不完整")
         parts.append(_Part(info, data_offset))
+    return parts
+
+
+def _check_overlaps(parts: list[_Part]) -> None:
+    """Refuse entries whose data overlap (how the densest zip bombs reuse one compressed kernel)."""
     spans = sorted((part.info.header_offset, part.data_offset + part.info.compress_size) for part in parts)
     for (_, end), (next_start, _) in itertools.pairwise(spans):
         if next_start < end:
-            raise _bomb("有相互重叠的部件数据")
-    return parts
+            raise _tampered("部件的数据相互重叠")
 
 
 def _read_small(fh: BinaryIO, part: _Part, limit: int) -> bytes | None:

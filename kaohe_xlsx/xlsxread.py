@@ -270,7 +270,8 @@ class XlsxPackage:
         with self.zip.open(part) as stream:
             handler.run(stream)
 
-    def _relationships(self, part: str) -> dict[str, str]:
+    def _relationships(self, part: str) -> dict[str, tuple[str, str]]:
+        """Relationship id -> (target part, relationship type) of a part's internal relationships."""
         folder, name = posixpath.split(part)
         rels = posixpath.join(folder, "_rels", name + ".rels")
         if rels not in self.names:
@@ -283,7 +284,7 @@ class XlsxPackage:
             if attrs.get("TargetMode") == "External":
                 continue
             resolved = target.lstrip("/") if target.startswith("/") else posixpath.normpath(posixpath.join(folder, target))
-            targets[attrs.get("Id", "")] = resolved
+            targets[attrs.get("Id", "")] = (resolved, attrs.get("Type", ""))
         return targets
 
     def _read_workbook(self) -> None:
@@ -293,7 +294,7 @@ class XlsxPackage:
         for _, attrs in handler.found:
             rid = next((value for key, value in attrs.items() if key.endswith(":id")), "")
             state = attrs.get("state", "visible")
-            self.sheets.append(RawSheet(attrs.get("name", ""), state, targets.get(rid, "")))  # type: ignore[arg-type]
+            self.sheets.append(RawSheet(attrs.get("name", ""), state, targets.get(rid, ("", ""))[0]))  # type: ignore[arg-type]
 
     def _read_styles(self) -> None:
         if "xl/styles.xml" not in self.names:
@@ -361,8 +362,8 @@ class XlsxPackage:
         if sheet.loaded:
             return sheet
         self._parse(sheet.path, _SheetHandler(sheet, self.shared_strings))
-        for target in self._relationships(sheet.path).values():
-            if posixpath.basename(target).startswith("comments") and target in self.names:
+        for target, kind in self._relationships(sheet.path).values():
+            if kind.endswith("/comments") and target in self.names:
                 handler = _ListHandler([])
                 self._parse(target, handler)
                 sheet.comments.update(handler.comments)

@@ -28,6 +28,11 @@ second group 丁局); :func:`battery_campaign` generates exactly that campaign. 
 real sheet names from the manifest, so they work on any roster; :func:`case_sheet` translates a
 case's sheet name to the manifest's.
 
+Scope of R: container and identity findings reject the whole file; BATTERY.md scopes some
+rejections more narrowly ("R for that unit" for a deleted sheet, "R for that cell" for an
+out-of-range value), which ``sheet``/``cell`` locate. Container-level findings (damaged zip, zip
+bomb, XML entities) name no sheet even when the bad part is a sheet's.
+
 Case 17 (a unit sheet renamed) is decided thus: the ingest finds the sheet by its content (the
 title row names the unit) and accepts it with the warning ``sheet-renamed`` naming the new and the
 old name. Renaming and deleting sheets rewrite the 汇总 formulas the way Excel does (the renamed
@@ -89,21 +94,49 @@ from kaohe_xlsx.rubrics import content_hash, load_rubrics
 from kaohe_xlsx.scoring import score_item, score_unit
 
 __all__ = [
+    "AMOUNT_CELL",
     "BATTERY_ROSTER",
     "BATTERY_RUBRIC",
+    "BATTERY_UNITS",
     "CASES",
+    "COPIED_SHEET",
+    "COUNT_CELL",
+    "COUNT_REASON",
+    "DELETE_ROW",
+    "DONE",
+    "EXTRA_SHEET",
     "FILL_SEED",
+    "HALF_CELL",
+    "HALF_REASON",
+    "INSERT_ROW",
     "ISSUE_CODES",
+    "MAX_CELL",
+    "META_CELL",
+    "OTHER_HALF_CELL",
+    "RATE_CELL",
+    "RENAMED",
+    "RULE_TEXT_CELL",
+    "S1",
+    "S2",
+    "SCORE_CELL",
+    "SUMMARY_TOTAL_CELL",
+    "TITLE_CELL",
+    "TOTAL_CELL",
+    "UNIT_SHEETS",
+    "ZIP_BOMB_BYTES",
     "BatteryCase",
     "Build",
     "battery_campaign",
+    "campaign_rubric",
     "case_sheet",
     "compound_file",
     "compound_streams",
     "filled_copy",
     "filled_entries",
     "missing_reasons",
+    "reason_cell",
     "sheet_part",
+    "workbook_layout",
     "zip_parts",
 ]
 
@@ -466,7 +499,8 @@ def _meta_cell(worksheet: Worksheet, key: str) -> str:
     return address
 
 
-def _reason_cell(layout: SheetLayout, address: str) -> str | None:
+def reason_cell(layout: SheetLayout, address: str) -> str | None:
+    """The reason cell of the item an input cell belongs to (None: the item needs none)."""
     cell = next((c for c in layout.inputs if c.address == address), None)
     if cell is None or cell.item_id not in layout.item_rows:
         return None
@@ -477,7 +511,7 @@ def _reason_cell(layout: SheetLayout, address: str) -> str | None:
 def _set_input(worksheet: Worksheet, layout: SheetLayout, address: str, value: Any) -> None:
     """Type ``value`` into an input cell, with the item's reason so nothing else is wrong."""
     worksheet[address] = value
-    reason = _reason_cell(layout, address)
+    reason = reason_cell(layout, address)
     if reason and worksheet[reason].value in (None, ""):
         worksheet[reason] = "现场检查发现问题，已留存记录"
 
@@ -941,7 +975,7 @@ def _truncated(ctx: _Ctx) -> list[Path]:
     return [ctx.write(ctx.file, data[: len(data) * 2 // 3])]
 
 
-@_case(4, "zip-crc-error", "R", ("damaged",), S1)
+@_case(4, "zip-crc-error", "R", ("damaged",))
 def _crc(ctx: _Ctx) -> list[Path]:
     """The filled workbook with a byte flipped inside the first unit sheet's compressed data."""
     source = ctx.filled(where=ctx.scratch())
@@ -1071,7 +1105,7 @@ def _xlsm(ctx: _Ctx) -> list[Path]:
     return [path]
 
 
-@_case(8, "zip-bomb", "R", ("zip-bomb",), S1)
+@_case(8, "zip-bomb", "R", ("zip-bomb",))
 def _bomb(ctx: _Ctx) -> list[Path]:
     """The first unit sheet's part grown to 300 MB of whitespace, compressed to about a megabyte."""
     source = ctx.filled(where=ctx.scratch())
@@ -1095,7 +1129,7 @@ def _laughs(ctx: _Ctx) -> list[Path]:
     return _edit_xml(ctx, change)
 
 
-@_case(9, "xml-external-entity", "R", ("xml-entities",), S1)
+@_case(9, "xml-external-entity", "R", ("xml-entities",))
 def _xxe(ctx: _Ctx) -> list[Path]:
     """The first unit sheet's part declares an external entity (XXE: file:///etc/passwd) and uses it
     as the text of the reason cell."""
@@ -1573,16 +1607,33 @@ def _formula_input(ctx: _Ctx) -> list[Path]:
     return _edit_input(ctx, HALF_CELL, "=1+1")
 
 
+def _noisy_number(ctx: _Ctx, address: str, noisy: float) -> list[Path]:
+    """``noisy`` in an input cell, stored with all 17 significant digits as Excel does.
+
+    openpyxl writes floats rounded to 15 digits (0.30000000000000004 becomes 0.3), so the value is
+    typed with openpyxl and its <v> text then replaced in the sheet's XML.
+    """
+    (path,) = _edit_input(ctx, address, noisy)
+    with _editing_parts(path) as parts:
+        part = sheet_part(parts, ctx.sheet(0))
+        xml = parts[part]
+        match = _cell_match(xml, address)
+        cell, count = re.subn(rb"<v>[^<]*</v>", b"<v>" + repr(noisy).encode() + b"</v>", match.group(0))
+        assert count == 1, match.group(0)
+        parts[part] = xml[: match.start()] + cell + xml[match.end() :]
+    return [path]
+
+
 @_case(35, "float-noise", "A", (), S1, RATE_CELL)
 def _float_noise(ctx: _Ctx) -> list[Path]:
-    """0.30000000000000004 (0.1+0.2) in RATE_CELL (step 0.1): accepted as 0.3."""
-    return _edit_input(ctx, RATE_CELL, 0.1 + 0.2)
+    """0.30000000000000004 (0.1+0.2, all 17 digits in the XML) in RATE_CELL (step 0.1): accepted as 0.3."""
+    return _noisy_number(ctx, RATE_CELL, 0.1 + 0.2)
 
 
 @_case(35, "float-noise-half-step", "A", (), S1, HALF_CELL)
 def _float_noise_half(ctx: _Ctx) -> list[Path]:
     """2.5000000000000004 in HALF_CELL (step 0.5): accepted as 2.5."""
-    return _edit_input(ctx, HALF_CELL, 2.5000000000000004)
+    return _noisy_number(ctx, HALF_CELL, 2.5000000000000004)
 
 
 @_case(36, "completion-left-blank", "W", ("not-assessed",), S1, DONE)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from datetime import UTC
 from decimal import Decimal
 from pathlib import Path
 
@@ -203,10 +204,10 @@ def test_manifest_digest_changes_with_content(rubrics, tmp_path):
 
 
 def test_generated_bytes_are_stable(rubrics, tmp_path):
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     rubric = rubrics["jiaozuo-2016"]
-    when = datetime(2017, 5, 9, tzinfo=timezone.utc)
+    when = datetime(2017, 5, 9, tzinfo=UTC)
     campaign = Campaign(rubric, small_roster("甲局"), "甲", 2016, "", "办")
     a = generate_campaign(campaign, tmp_path / "a", now=when)
     b = generate_campaign(campaign, tmp_path / "b", now=when)

@@ -1,0 +1,797 @@
+"""LibreOffice as the inspector: fill workbooks through its own API (UNO) and report what it understood.
+
+:mod:`libreoffice` only converts files; this module drives a running LibreOffice Calc the way an
+inspector's office suite handles a workbook: it opens each generated .xlsx (hidden), types the
+entries into the input cells (numbers through ``setValue``, text such as 是 through ``setString``,
+as typed text), recalculates (``calculateAll``), saves as .xlsx with LibreOffice's own export
+filter, and reports, through the API, what LibreOffice made of the file: sheet visibility and
+protection, every formula cell (its formula and locked flag), the unlocked cells, each listed
+cell's content, protection and data validation (type, operator, formulas, list, alert style…),
+the cells its detective marks as invalid after filling (Tools ▸ Detective ▸ Mark Invalid Data,
+``XSheetAuditing.showInvalid``), and the same for probe values typed afterwards (never saved).
+
+The pytest interpreter (pyenv) cannot import Debian's ``uno`` module, so the UNO work runs in a
+separate interpreter that can (``/usr/bin/python3`` with python3-uno, or the ``python`` shipped
+in LibreOffice's program folder, or ``$KAOHE_UNO_PYTHON``): this very file is the driver script,
+run as ``python3 -I lo_inspector.py job.json report.json``; the driver part uses the standard
+library and ``uno`` only. The driver starts ``soffice --headless --accept=pipe,…`` with a private
+profile (``-env:UserInstallation``, recalculation on load switched on, never ``~/.config``),
+connects, does every workbook of the job, and always terminates soffice. The pytest side runs the
+driver in its own process group with a timeout and kills the driver's and soffice's process
+groups when it expires.
+
+Usage::
+
+    from lo_inspector import WorkbookJob, require_inspector, run_inspector
+
+    def test_filled_in_libreoffice(tmp_path):
+        require_inspector()        # pytest.skip without LibreOffice or python3-uno
+        report = run_inspector([WorkbookJob(src, tmp_path / "lo" / src.name, {"01 单位": {"D3": "是", "D8": 2}},
+                                            inspect={"01 单位": ["D3", "D8"]})])
+        sheet = report.workbooks[0].sheets["01 单位"]
+        assert sheet.protected and sheet.cells["D8"].validation.type == "WHOLE"
+
+CI installs: ``apt-get install -y --no-install-recommends libreoffice-calc-nogui python3-uno``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "INSTALL_HINT",
+    "CellReport",
+    "InspectorError",
+    "InspectorReport",
+    "SheetReport",
+    "ValidationReport",
+    "WorkbookJob",
+    "WorkbookReport",
+    "cells_of",
+    "excel_formula",
+    "list_entries",
+    "require_inspector",
+    "run_inspector",
+    "soffice_path",
+    "uno_python",
+]
+
+INSTALL_HINT = "apt-get install -y --no-install-recommends libreoffice-calc-nogui python3-uno"
+#: Seconds for starting LibreOffice and connecting; then :data:`PER_WORKBOOK_TIMEOUT` per workbook.
+START_TIMEOUT = 60.0
+PER_WORKBOOK_TIMEOUT = 30.0
+EXPORT_FILTER = "Calc MS Excel 2007 XML"
+
+Entry = str | int | float | None  # None clears the cell
+
+_REGISTRY = """\
+<?xml version="1.0" encoding="UTF-8"?>
+<oor:items xmlns:oor="http://openoffice.org/2001/registry" \
+xmlns:xs="http://www.w3.org/2001/XMLSchema" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">
+<item oor:path="/org.openoffice.Office.Calc/Formula/Load">\
+<prop oor:name="OOXMLRecalcMode" oor:op="fuse"><value>0</value></prop></item>
+<item oor:path="/org.openoffice.Office.Calc/Formula/Load">\
+<prop oor:name="ODFRecalcMode" oor:op="fuse"><value>0</value></prop></item>
+</oor:items>
+"""
+
+
+# ============================================================================================
+# pytest side (any Python ≥ 3.11; never imports uno)
+# ============================================================================================
+
+
+class InspectorError(RuntimeError):
+    """LibreOffice or the driver is missing, failed or timed out; the message has the details."""
+
+
+@dataclass(frozen=True)
+class WorkbookJob:
+    """One workbook to fill: ``entries`` by sheet name → {A1 address → value}, saved to ``target``.
+
+    ``inspect`` names the cells to report in detail (content, protection, validation) by sheet;
+    ``probes`` are rounds of values typed after saving, by sheet, each round reported with the cells
+    LibreOffice's detective marks invalid (the probed cells are restored after each round; the
+    document is closed without saving them). ``reload`` opens the saved file again and reports its
+    sheets too (what survives LibreOffice's own round trip).
+    """
+
+    source: Path
+    target: Path
+    entries: Mapping[str, Mapping[str, Entry]]
+    inspect: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    probes: Mapping[str, Sequence[Mapping[str, Entry]]] = field(default_factory=dict)
+    reload: bool = False
+
+
+@dataclass(frozen=True)
+class ValidationReport:
+    """A cell's data validation as LibreOffice's API reports it (``com.sun.star.sheet.TableValidation``)."""
+
+    type: str  # ValidationType: ANY, WHOLE, DECIMAL, DATE, TIME, TEXT_LEN, LIST, CUSTOM
+    operator: str  # ConditionOperator: BETWEEN, FORMULA, …
+    formula1: str
+    formula2: str
+    source: str  # the source position relative references refer to (A1)
+    show_list: int  # TableValidationVisibility: 0 invisible, 1 unsorted, 2 sorted
+    show_error: bool
+    error_style: str  # ValidationAlertStyle: STOP, WARNING, INFO, MACRO
+    ignore_blank: bool
+    show_input: bool
+    input_title: str
+    input_message: str
+    error_title: str
+    error_message: str
+
+    @property
+    def entries(self) -> tuple[str, ...]:
+        """The entries of a LIST validation (``"是";"否"`` → ("是", "否"))."""
+        return list_entries(self.formula1)
+
+
+@dataclass(frozen=True)
+class CellReport:
+    type: str  # CellContentType: EMPTY, VALUE, TEXT, FORMULA
+    value: float
+    string: str
+    formula: str  # API grammar: English function names, ";" between arguments
+    error: int
+    locked: bool
+    formula_hidden: bool
+    validation: ValidationReport | None  # None when the cell has none (type ANY)
+
+
+@dataclass(frozen=True)
+class SheetReport:
+    name: str
+    index: int
+    visible: bool
+    protected: bool
+    formula_cells: dict[str, tuple[str, bool]]  # A1 → (formula, locked)
+    unlocked: frozenset[str]  # every unlocked cell (A1)
+    cells: dict[str, CellReport]
+    invalid: tuple[str, ...]  # cells the detective marks invalid after filling and recalculating
+    probes: tuple[tuple[str, ...], ...]  # per probe round: the cells marked invalid
+
+
+@dataclass(frozen=True)
+class WorkbookReport:
+    source: Path
+    target: Path
+    document_protected: bool
+    sheets: dict[str, SheetReport]  # in workbook order
+    reloaded: dict[str, SheetReport] | None
+    seconds: dict[str, float]  # load, fill, calculate, inspect, store, probe, reload
+
+
+@dataclass(frozen=True)
+class InspectorReport:
+    version: str
+    python: str
+    workbooks: list[WorkbookReport]
+    startup_seconds: float
+    total_seconds: float
+    first_start: bool
+
+
+def soffice_path() -> str | None:
+    """The LibreOffice binary (``soffice``, else ``libreoffice``) on PATH, or None."""
+    return shutil.which("soffice") or shutil.which("libreoffice")
+
+
+def _can_import_uno(python: str) -> bool:
+    try:
+        done = subprocess.run(
+            [python, "-I", "-c", "import uno"], capture_output=True, timeout=60, env=_driver_env(None), check=False
+        )
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return done.returncode == 0
+
+
+@lru_cache(maxsize=1)
+def uno_python() -> str | None:
+    """An interpreter that can ``import uno``: $KAOHE_UNO_PYTHON, LibreOffice's own, the system's; or None."""
+    candidates = [os.environ.get("KAOHE_UNO_PYTHON", "")]
+    binary = soffice_path()
+    if binary is not None:
+        candidates.append(str(Path(binary).resolve().parent / "python"))  # TDF builds bundle one
+    candidates += ["/usr/bin/python3", shutil.which("python3") or "", sys.executable]
+    seen = set()
+    for candidate in candidates:
+        if not candidate or candidate in seen or not Path(candidate).is_file():
+            continue
+        seen.add(candidate)
+        if _can_import_uno(candidate):
+            return candidate
+    return None
+
+
+def require_inspector() -> tuple[str, str]:
+    """(soffice, python with uno); skips the calling test when either is missing.
+
+    With ``KAOHE_REQUIRE_LIBREOFFICE=1`` (CI) a missing piece fails the test instead.
+    """
+    import pytest
+
+    binary, python = soffice_path(), uno_python()
+    if binary is not None and python is not None:
+        return binary, python
+    missing = "LibreOffice（找不到 soffice / libreoffice）" if binary is None else "LibreOffice 的 Python-UNO 桥（没有能 import uno 的 Python）"
+    reason = f"{missing}未安装，跳过用 LibreOffice 填写考核表的测试；安装：{INSTALL_HINT}"
+    if os.environ.get("KAOHE_REQUIRE_LIBREOFFICE") == "1":
+        pytest.fail(reason + "（KAOHE_REQUIRE_LIBREOFFICE=1：本环境必须有 LibreOffice）")
+    pytest.skip(reason)
+
+
+_profile: Path | None = None
+
+
+def _profile_dir() -> tuple[Path, bool]:
+    """This process's private profile (created with the recalculation settings) and whether it is new."""
+    global _profile
+    if _profile is not None and (_profile / "user" / "registrymodifications.xcu").is_file():
+        return _profile, not (_profile / "user" / "config").exists()
+    root = Path(tempfile.mkdtemp(prefix="kaohe-lo-inspector-"))
+    import atexit
+
+    atexit.register(shutil.rmtree, root, ignore_errors=True)
+    (root / "user").mkdir()
+    (root / "runtime").mkdir(mode=0o700)
+    (root / "user" / "registrymodifications.xcu").write_text(_REGISTRY, encoding="utf-8")
+    _profile = root
+    return root, True
+
+
+def _discard_profile() -> None:
+    global _profile
+    if _profile is not None:
+        shutil.rmtree(_profile, ignore_errors=True)
+        _profile = None
+
+
+def _driver_env(profile: Path | None) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON") and k != "VIRTUAL_ENV"}
+    if profile is not None:
+        env["XDG_RUNTIME_DIR"] = str(profile / "runtime")
+    return env
+
+
+def _kill_group(pgid: int) -> None:
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def run_inspector(jobs: Sequence[WorkbookJob], *, timeout: float | None = None) -> InspectorReport:
+    """Fill, recalculate, save and inspect every workbook in ONE LibreOffice session.
+
+    Raises :class:`InspectorError` (with the driver's and soffice's output) on any failure.
+    """
+    binary, python = soffice_path(), uno_python()
+    if binary is None or python is None:
+        raise InspectorError(f"LibreOffice 或 python3-uno 未安装：{INSTALL_HINT}")
+    if timeout is None:
+        timeout = START_TIMEOUT + PER_WORKBOOK_TIMEOUT * max(1, len(jobs))
+    targets = set()
+    for job in jobs:
+        if not Path(job.source).is_file():
+            raise FileNotFoundError(f"要填写的工作簿不存在：{job.source}")
+        target = Path(job.target).resolve()
+        if target == Path(job.source).resolve() or target in targets:
+            raise ValueError(f"输出文件 {target} 与输入文件或其他输出重复")
+        targets.add(target)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.unlink(missing_ok=True)  # a stale result would hide a failed save
+    profile, first_start = _profile_dir()
+    with tempfile.TemporaryDirectory(prefix="kaohe-lo-job-") as scratch:
+        work = Path(scratch)
+        job_file, report_file, pid_file, log_file = (work / n for n in ("job.json", "report.json", "soffice.pid", "soffice.log"))
+        job_file.write_text(
+            json.dumps(
+                {
+                    "soffice": binary,
+                    "profile": profile.as_uri(),
+                    "pipe": f"kaohe_inspector_{os.getpid()}_{time.monotonic_ns()}",
+                    "pid_file": str(pid_file),
+                    "log_file": str(log_file),
+                    "start_timeout": START_TIMEOUT,
+                    "workbooks": [
+                        {
+                            "source": str(Path(job.source).resolve()),
+                            "target": str(Path(job.target).resolve()),
+                            "entries": {s: dict(e) for s, e in job.entries.items()},
+                            "inspect": {s: list(c) for s, c in job.inspect.items()},
+                            "probes": {s: [dict(r) for r in rounds] for s, rounds in job.probes.items()},
+                            "reload": job.reload,
+                        }
+                        for job in jobs
+                    ],
+                },
+                ensure_ascii=False,
+            ),
+            encoding="utf-8",
+        )
+        command = [python, "-I", str(Path(__file__).resolve()), str(job_file), str(report_file)]
+        started = time.perf_counter()
+        process = subprocess.Popen(
+            command,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            encoding="utf-8",
+            errors="replace",
+            env=_driver_env(profile),
+            start_new_session=True,
+        )
+
+        def kill_all() -> None:
+            _kill_group(process.pid)
+            if pid_file.is_file():
+                try:
+                    _kill_group(int(pid_file.read_text().strip()))
+                except ValueError:
+                    pass
+
+        def details(stdout: str, stderr: str) -> str:
+            log = log_file.read_text(encoding="utf-8", errors="replace").strip() if log_file.is_file() else ""
+            return f"命令：{' '.join(command)}\n驱动 stderr:\n{stderr.strip() or '（空）'}\n驱动 stdout:\n{stdout.strip() or '（空）'}\nsoffice 输出:\n{log[-4000:] or '（空）'}"
+
+        try:
+            stdout, stderr = process.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            kill_all()
+            stdout, stderr = process.communicate()
+            _discard_profile()  # a killed soffice may leave the profile locked or half-written
+            raise InspectorError(f"LibreOffice 超过 {timeout:g} 秒未完成，已终止。\n{details(stdout, stderr)}") from None
+        except BaseException:
+            kill_all()
+            process.communicate()
+            _discard_profile()
+            raise
+        finally:
+            if pid_file.is_file():  # the driver terminates soffice; make sure nothing is left behind
+                try:
+                    _kill_group(int(pid_file.read_text().strip()))
+                except ValueError:
+                    pass
+        total = time.perf_counter() - started
+        report = json.loads(report_file.read_text(encoding="utf-8")) if report_file.is_file() else None
+        if process.returncode != 0 or report is None or report.get("error"):
+            error = (report or {}).get("error") or f"驱动退出码 {process.returncode}"
+            _discard_profile()
+            raise InspectorError(f"LibreOffice 填写失败：{error}\n{details(stdout, stderr)}")
+    missing = [str(job.target) for job in jobs if not Path(job.target).is_file() or Path(job.target).stat().st_size == 0]
+    if missing:
+        raise InspectorError("LibreOffice 没有保存：" + "，".join(missing))
+    return InspectorReport(
+        version=report.get("version", ""),
+        python=python,
+        workbooks=[_workbook_report(w) for w in report["workbooks"]],
+        startup_seconds=report["startup_seconds"],
+        total_seconds=total,
+        first_start=first_start,
+    )
+
+
+def _workbook_report(data: dict[str, Any]) -> WorkbookReport:
+    reloaded = data.get("reloaded")
+    return WorkbookReport(
+        source=Path(data["source"]),
+        target=Path(data["target"]),
+        document_protected=data["document_protected"],
+        sheets={s["name"]: _sheet_report(s) for s in data["sheets"]},
+        reloaded={s["name"]: _sheet_report(s) for s in reloaded} if reloaded is not None else None,
+        seconds=data["seconds"],
+    )
+
+
+def _sheet_report(data: dict[str, Any]) -> SheetReport:
+    return SheetReport(
+        name=data["name"],
+        index=data["index"],
+        visible=data["visible"],
+        protected=data["protected"],
+        formula_cells={a: (f, locked) for a, (f, locked) in data.get("formula_cells", {}).items()},
+        unlocked=frozenset(cell for part in data.get("unlocked", []) for cell in cells_of(part)),
+        cells={
+            a: CellReport(**{**c, "validation": ValidationReport(**c["validation"]) if c["validation"] else None})
+            for a, c in data.get("cells", {}).items()
+        },
+        invalid=tuple(data.get("invalid", ())),
+        probes=tuple(tuple(r) for r in data.get("probes", ())),
+    )
+
+
+_A1 = re.compile(r"\$?([A-Z]+)\$?(\d+)")
+
+
+def _column_number(letters: str) -> int:
+    number = 0
+    for char in letters:
+        number = number * 26 + ord(char) - 64
+    return number
+
+
+def _column_letters(number: int) -> str:
+    letters = ""
+    while number:
+        number, rest = divmod(number - 1, 26)
+        letters = chr(65 + rest) + letters
+    return letters
+
+
+def cells_of(reference: str) -> list[str]:
+    """The cells (A1) of "D8", "D8:E9" (sheet prefixes and $ ignored), row by row."""
+    parts = [_A1.fullmatch(p.rsplit(".", 1)[-1].strip()) for p in reference.split(":")]
+    if not parts or any(p is None for p in parts) or len(parts) > 2:
+        raise ValueError(f"不是单元格或区域：{reference}")
+    (c1, r1), (c2, r2) = ((_column_number(p[1]), int(p[2])) for p in (parts[0], parts[-1]))  # type: ignore[index]
+    return [f"{_column_letters(c)}{r}" for r in range(min(r1, r2), max(r1, r2) + 1) for c in range(min(c1, c2), max(c1, c2) + 1)]
+
+
+_STRING = re.compile(r'"(?:[^"]|"")*"')
+
+
+def list_entries(formula: str) -> tuple[str, ...]:
+    """The entries of a LIST validation's formula: ``"是";"否"`` → ("是", "否"); () for a range reference."""
+    return tuple(m.group()[1:-1].replace('""', '"') for m in _STRING.finditer(formula))
+
+
+def excel_formula(formula: str) -> str:
+    """LibreOffice's API formula in Excel's notation: ";" between arguments becomes "," (outside strings)."""
+    parts, position = [], 0
+    for match in _STRING.finditer(formula):
+        parts += [formula[position : match.start()].replace(";", ","), match.group()]
+        position = match.end()
+    parts.append(formula[position:].replace(";", ","))
+    return "".join(parts)
+
+
+def all_cells(reports: Iterable[SheetReport]) -> int:
+    """How many cells were reported in detail (for timing notes)."""
+    return sum(len(r.cells) for r in reports)
+
+
+# ============================================================================================
+# driver side: runs in an interpreter with uno (python3 -I lo_inspector.py job.json report.json)
+# ============================================================================================
+
+
+def _a1(col: int, row: int) -> str:
+    return f"{_column_letters(col + 1)}{row + 1}"
+
+
+class _Driver:
+    def __init__(self, job: dict[str, Any]):
+        import uno
+
+        self.uno = uno
+        self.job = job
+        self.soffice: subprocess.Popen[bytes] | None = None
+        self.desktop: Any = None
+
+    # --- LibreOffice process ---
+
+    def start(self) -> None:
+        from com.sun.star.connection import NoConnectException
+
+        job = self.job
+        pipe = job["pipe"]
+        log = open(job["log_file"], "wb")  # noqa: SIM115 - kept open for soffice's lifetime
+        self.soffice = subprocess.Popen(
+            [
+                job["soffice"],
+                f"-env:UserInstallation={job['profile']}",
+                "--headless",
+                "--invisible",
+                "--nodefault",
+                "--nologo",
+                "--norestore",
+                "--nolockcheck",
+                f"--accept=pipe,name={pipe};urp;StarOffice.ComponentContext",
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=log,
+            start_new_session=True,  # its own group: soffice.bin is a grandchild of the wrapper
+        )
+        Path(job["pid_file"]).write_text(str(self.soffice.pid))
+        local = self.uno.getComponentContext()
+        resolver = local.ServiceManager.createInstanceWithContext("com.sun.star.bridge.UnoUrlResolver", local)
+        deadline = time.monotonic() + float(job["start_timeout"])
+        while True:
+            try:
+                context = resolver.resolve(f"uno:pipe,name={pipe};urp;StarOffice.ComponentContext")
+                break
+            except NoConnectException:
+                if self.soffice.poll() is not None:
+                    raise RuntimeError(f"soffice 在接受连接前退出（退出码 {self.soffice.returncode}）") from None
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"{job['start_timeout']} 秒内无法连接 soffice") from None
+                time.sleep(0.1)
+        self.context = context
+        self.desktop = context.ServiceManager.createInstanceWithContext("com.sun.star.frame.Desktop", context)
+
+    def version(self) -> str:
+        try:
+            provider = self.context.ServiceManager.createInstanceWithContext(
+                "com.sun.star.configuration.ConfigurationProvider", self.context
+            )
+            access = provider.createInstanceWithArguments(
+                "com.sun.star.configuration.ConfigurationAccess", (self._prop("nodepath", "/org.openoffice.Setup/Product"),)
+            )
+            return f"{access.getByName('ooName')} {access.getByName('ooSetupVersionAboutBox')}"
+        except Exception as exc:  # the version is informational only
+            return f"（未知：{exc}）"
+
+    def stop(self) -> None:
+        if self.desktop is not None:
+            try:
+                self.desktop.terminate()
+            except Exception:  # the bridge goes away while terminating
+                pass
+            self.desktop = None
+        if self.soffice is not None:
+            try:
+                self.soffice.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                pass
+            try:  # soffice.bin and oosplash may outlive the wrapper: end the whole group
+                os.killpg(self.soffice.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+            Path(self.job["pid_file"]).unlink(missing_ok=True)
+            self.soffice = None
+
+    # --- helpers ---
+
+    def _prop(self, name: str, value: Any) -> Any:
+        from com.sun.star.beans import PropertyValue
+
+        prop = PropertyValue()
+        prop.Name, prop.Value = name, value
+        return prop
+
+    def load(self, path: str) -> Any:
+        url = self.uno.systemPathToFileUrl(path)
+        props = (self._prop("Hidden", True), self._prop("MacroExecutionMode", 0), self._prop("UpdateDocMode", 0))
+        doc = self.desktop.loadComponentFromURL(url, "_blank", 0, props)
+        if doc is None or not hasattr(doc, "Sheets"):
+            raise RuntimeError(f"LibreOffice 无法打开 {path}（不是表格文档）")
+        return doc
+
+    @staticmethod
+    def _sheet(doc: Any, name: str) -> Any:
+        if not doc.Sheets.hasByName(name):
+            raise RuntimeError(f"工作簿中没有工作表“{name}”（有：{'、'.join(doc.Sheets.ElementNames)}）")
+        return doc.Sheets.getByName(name)
+
+    @staticmethod
+    def _put(cell: Any, value: Any) -> None:
+        if value is None:
+            cell.setString("")
+        elif isinstance(value, bool) or not isinstance(value, int | float | str):
+            raise RuntimeError(f"不支持的填写值 {value!r}")
+        elif isinstance(value, str):
+            cell.setString(value)  # typed text: 是, 不参加, a reason
+        else:
+            cell.setValue(float(value))
+
+    @staticmethod
+    def _address(cell: Any) -> str:
+        address = cell.CellAddress
+        return _a1(address.Column, address.Row)
+
+    def _invalid(self, sheet: Any) -> list[str]:
+        """The cells the detective marks invalid (red circles), then the marks removed."""
+        page = sheet.DrawPage
+        before = page.Count
+        sheet.showInvalid()
+        marked = []
+        for index in range(before, page.Count):
+            shape = page.getByIndex(index)
+            if shape.ShapeType == "com.sun.star.drawing.EllipseShape" and shape.Anchor is not None:
+                marked.append(self._address(shape.Anchor))
+        sheet.clearArrows()
+        return sorted(set(marked), key=lambda a: (int(re.sub(r"\D", "", a)), a))
+
+    def _validation(self, cell: Any) -> dict[str, Any] | None:
+        v = cell.Validation
+        if v.Type.value == "ANY":
+            return None
+        source = v.getSourcePosition()
+        return {
+            "type": v.Type.value,
+            "operator": v.getOperator().value,
+            "formula1": v.getFormula1(),
+            "formula2": v.getFormula2(),
+            "source": _a1(source.Column, source.Row),
+            "show_list": int(v.ShowList),
+            "show_error": bool(v.ShowErrorMessage),
+            "error_style": v.ErrorAlertStyle.value,
+            "ignore_blank": bool(v.IgnoreBlankCells),
+            "show_input": bool(v.ShowInputMessage),
+            "input_title": v.InputTitle,
+            "input_message": v.InputMessage,
+            "error_title": v.ErrorTitle,
+            "error_message": v.ErrorMessage,
+        }
+
+    def _cell(self, sheet: Any, address: str) -> dict[str, Any]:
+        cell = sheet.getCellRangeByName(address)
+        protection = cell.CellProtection
+        return {
+            "type": cell.getType().value,
+            "value": cell.getValue(),
+            "string": cell.getString(),
+            "formula": cell.getFormula(),
+            "error": cell.getError(),
+            "locked": bool(protection.IsLocked),
+            "formula_hidden": bool(protection.IsFormulaHidden),
+            "validation": self._validation(cell),
+        }
+
+    def _sheet_report(self, sheet: Any, index: int, inspect: list[str] | None, detailed: bool) -> dict[str, Any]:
+        report: dict[str, Any] = {"name": sheet.Name, "index": index, "visible": bool(sheet.IsVisible), "protected": bool(sheet.isProtected())}
+        if not detailed:
+            return report
+        formula_flag = self.uno.getConstantByName("com.sun.star.sheet.CellFlags.FORMULA")
+        formulas: dict[str, tuple[str, bool]] = {}
+        found = sheet.queryContentCells(formula_flag)
+        enumeration = found.getCells().createEnumeration()
+        while enumeration.hasMoreElements():
+            cell = enumeration.nextElement()
+            formulas[self._address(cell)] = (cell.getFormula(), bool(cell.CellProtection.IsLocked))
+        report["formula_cells"] = formulas
+        unlocked = []
+        ranges = sheet.getUniqueCellFormatRanges()
+        for i in range(ranges.Count):
+            part = ranges.getByIndex(i)
+            if not part.CellProtection.IsLocked:
+                for r in part.RangeAddresses:
+                    first, last = _a1(r.StartColumn, r.StartRow), _a1(r.EndColumn, r.EndRow)
+                    unlocked.append(first if first == last else f"{first}:{last}")
+        report["unlocked"] = unlocked
+        report["cells"] = {address: self._cell(sheet, address) for address in inspect or []}
+        return report
+
+    def _sheets(self, doc: Any, workbook: dict[str, Any], invalid: dict[str, list[str]] | None) -> list[dict[str, Any]]:
+        wanted = set(workbook["entries"]) | set(workbook["inspect"])
+        sheets = []
+        for index in range(doc.Sheets.Count):
+            sheet = doc.Sheets.getByIndex(index)
+            report = self._sheet_report(sheet, index, workbook["inspect"].get(sheet.Name), sheet.Name in wanted)
+            if sheet.Name in wanted:
+                report["invalid"] = invalid[sheet.Name] if invalid is not None else self._invalid(sheet)
+            sheets.append(report)
+        return sheets
+
+    # --- one workbook ---
+
+    def workbook(self, workbook: dict[str, Any]) -> dict[str, Any]:
+        seconds: dict[str, float] = {}
+        mark = time.perf_counter()
+
+        def lap(name: str) -> None:
+            nonlocal mark
+            now = time.perf_counter()
+            seconds[name] = round(now - mark, 3)
+            mark = now
+
+        doc = self.load(workbook["source"])
+        lap("load")
+        try:
+            locked = []
+            for name, entries in workbook["entries"].items():
+                sheet = self._sheet(doc, name)
+                for address, value in entries.items():
+                    cell = sheet.getCellRangeByName(address)
+                    if sheet.isProtected() and cell.CellProtection.IsLocked:
+                        locked.append(f"{name}!{address}")  # a user could not type here
+                        continue
+                    self._put(cell, value)
+            if locked:
+                raise RuntimeError(f"{len(locked)} 个要填写的格在受保护的工作表上是锁定的，用户无法填写：{'、'.join(locked[:10])}")
+            lap("fill")
+            doc.calculateAll()
+            lap("calculate")
+            invalid = {name: self._invalid(self._sheet(doc, name)) for name in set(workbook["entries"]) | set(workbook["inspect"])}
+            sheets = self._sheets(doc, workbook, invalid)
+            lap("inspect")
+            target = self.uno.systemPathToFileUrl(workbook["target"])
+            doc.storeToURL(target, (self._prop("FilterName", EXPORT_FILTER), self._prop("Overwrite", True)))
+            lap("store")
+            by_name = {s["name"]: s for s in sheets}
+            for name, rounds in workbook["probes"].items():
+                sheet = self._sheet(doc, name)
+                results = []
+                for probe in rounds:
+                    saved = {}
+                    for address, value in probe.items():
+                        cell = sheet.getCellRangeByName(address)
+                        saved[address] = (cell.getType().value, cell.getValue(), cell.getString(), cell.getFormula())
+                        self._put(cell, value)
+                    results.append(self._invalid(sheet))
+                    for address, (kind, number, text, formula) in saved.items():
+                        cell = sheet.getCellRangeByName(address)
+                        if kind == "VALUE":
+                            cell.setValue(number)
+                        elif kind == "TEXT":
+                            cell.setString(text)
+                        elif kind == "FORMULA":
+                            cell.setFormula(formula)
+                        else:
+                            cell.setString("")
+                by_name[name]["probes"] = results
+            lap("probe")
+            document_protected = bool(doc.isProtected())
+        finally:
+            doc.close(True)
+        reloaded = None
+        if workbook["reload"]:
+            again = self.load(workbook["target"])
+            try:
+                reloaded = self._sheets(again, workbook, None)
+            finally:
+                again.close(True)
+            lap("reload")
+        return {
+            "source": workbook["source"],
+            "target": workbook["target"],
+            "document_protected": document_protected,
+            "sheets": sheets,
+            "reloaded": reloaded,
+            "seconds": seconds,
+        }
+
+
+def _driver_main(job_path: str, report_path: str) -> int:
+    job = json.loads(Path(job_path).read_text(encoding="utf-8"))
+    report: dict[str, Any] = {"workbooks": []}
+    started = time.perf_counter()
+    driver = None
+    try:
+        driver = _Driver(job)
+        driver.start()
+        report["startup_seconds"] = round(time.perf_counter() - started, 3)
+        report["version"] = driver.version()
+        for workbook in job["workbooks"]:
+            try:
+                report["workbooks"].append(driver.workbook(workbook))
+            except Exception as exc:
+                raise RuntimeError(f"{Path(workbook['source']).name}：{type(exc).__name__}: {exc}") from exc
+    except BaseException as exc:
+        import traceback
+
+        report["error"] = f"{type(exc).__name__}: {exc}"
+        report["traceback"] = traceback.format_exc()
+        sys.stderr.write(report["traceback"])
+    finally:
+        if driver is not None:
+            driver.stop()
+        report["total_seconds"] = round(time.perf_counter() - started, 3)
+        Path(report_path).write_text(json.dumps(report, ensure_ascii=False), encoding="utf-8")
+    return 1 if report.get("error") else 0
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 3:
+        sys.stderr.write("usage: python3 -I lo_inspector.py job.json report.json\n")
+        sys.exit(2)
+    sys.exit(_driver_main(sys.argv[1], sys.argv[2]))
