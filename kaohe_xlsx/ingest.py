@@ -269,24 +269,29 @@ def _number_of(raw: RawCell) -> Decimal | None:
         return None
 
 
-def compare_locked(result: FileResult, package: XlsxPackage, sheet: RawSheet, expected: Sequence[Expected]) -> int:
-    """Report every locked cell that differs from what was issued; return how many differ."""
-    changed = 0
+def compare_locked(result: FileResult, package: XlsxPackage, sheet: RawSheet, expected: Sequence[Expected]) -> tuple[int, int]:
+    """Report every locked cell that differs from what was issued.
+
+    Returns (changed cells, changed labels): a changed label (text, maximum, unit name) puts
+    the meaning of the sheet's inputs in doubt; a changed formula or typed-over total does not.
+    """
+    changed = labels = 0
     unlocked = []
     for want in expected:
         raw = sheet.cells.get(want.address)
         problem = _locked_problem(want, raw)
         if problem is not None:
             changed += 1
+            labels += problem[0] == "label-changed"
             if changed <= MAX_LISTED:
-                result.reject(problem[0], problem[1], sheet.name, want.address)
+                result.add("error", problem[0], problem[1], sheet.name, want.address)
         elif want.formula is not None and raw is not None and not package.style(raw.style).locked:
             unlocked.append(want.address)
     if changed > MAX_LISTED:
-        result.reject("label-changed", f"另有 {changed - MAX_LISTED} 处锁定内容被改动（可能插入、删除或移动了行），请用原表重新填写", sheet.name)
+        result.add("error", "label-changed", f"另有 {changed - MAX_LISTED} 处锁定内容被改动（可能插入、删除或移动了行），请用原表重新填写", sheet.name)
     if unlocked:
         result.add("warning", "formula-unlocked", f"{len(unlocked)} 个公式格被取消锁定（如 {unlocked[0]}），公式本身未变", sheet.name, unlocked[0])
-    return changed
+    return changed, labels
 
 
 def _locked_problem(want: Expected, raw: RawCell | None) -> tuple[str, str] | None:
@@ -569,8 +574,10 @@ def _read_package(result: FileResult, package: XlsxPackage, manifest: CampaignMa
     sheets = _find_sheets(result, package, record, {unit: titles[1][1] for unit, titles in rows.items()})
     for unit, sheet in sheets.items():
         title_cells = [Expected(ref(row, 0), text=text) for row, text, _ in rows[unit]]
-        if compare_locked(result, package, sheet, [*title_cells, *expected]):
+        changed, labels = compare_locked(result, package, sheet, [*title_cells, *expected])
+        if changed:
             result.tampered = True
+        if labels or changed > MAX_LISTED:
             result.add("error", "label-changed", f"单位“{unit}”的表内容与下发的不一致，本表的填写值无法确认，不计分；请用原表重新填写", sheet.name)
             continue
         if not sheet.protected:
@@ -584,7 +591,7 @@ def _read_package(result: FileResult, package: XlsxPackage, manifest: CampaignMa
         names = [sheets[unit].name if unit in sheets else entry["name"] for unit, entry in zip(record["units"], record["sheets"], strict=True)]
         cells = summary_cells(rubric, layout, record["assessor"], record["units"], names)
         missing_rows = {row for row, unit in enumerate(record["units"], start=SUMMARY_FIRST_ROW) if unit not in sheets}
-        if compare_locked(result, package, summary, expected_cells(c for c in cells if c.row not in missing_rows)):
+        if compare_locked(result, package, summary, expected_cells(c for c in cells if c.row not in missing_rows))[0]:
             result.tampered = True
     if any(i.code in ("formula-changed", "value-typed-over", "label-changed") for i in result.issues):
         result.tampered = True

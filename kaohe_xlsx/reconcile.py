@@ -160,8 +160,8 @@ def _show(value: Value) -> str:
 
 
 def _pick(copies: Sequence[FileResult], options: Options) -> FileResult | None:
-    if options.prefer == "newest":
-        return max(copies, key=lambda c: c.saved_at)
+    if options.prefer == "newest":  # the time the application saved it; the file's own time breaks ties
+        return max(copies, key=lambda c: (c.saved_at, c.path.stat().st_mtime_ns))
     return next((c for c in copies if options.prefer and c.name == options.prefer), None)
 
 
@@ -361,26 +361,28 @@ class GroupStats:
 def group_statistics(outcomes: Iterable[UnitOutcome]) -> list[GroupStats]:
     """Per group: count, mean, median, spread; a group whose mean stands apart is flagged.
 
-    A group is flagged when its mean lies more than 2.5 standard errors from the mean of
-    all the other groups' units (only with at least 3 groups and 3 units per group).
+    Groups score different units, so some difference is expected. A group is flagged when
+    its mean lies further from the median of the other groups' means than 2.5 times the
+    uncertainty of the comparison: the spread of the other groups' means and the group's
+    own standard error (only with at least 3 groups of at least 3 units).
     """
     totals: dict[str, list[float]] = {}
     for o in outcomes:
         if o.complete and o.score is not None and o.score.total is not None:
             totals.setdefault(o.group, []).append(float(o.score.total))
+    means = {group: statistics.fmean(values) for group, values in totals.items()}
+    comparable = len(totals) >= 3 and all(len(values) >= 3 for values in totals.values())
     stats = []
     for group, values in totals.items():
-        others = [v for g, vs in totals.items() if g != group for v in vs]
-        flag = ""
-        if len(totals) >= 3 and len(values) >= 3 and len(others) >= 3 and statistics.stdev(others) > 0:
-            error = statistics.stdev(others) / len(values) ** 0.5
-            distance = (statistics.fmean(values) - statistics.fmean(others)) / error
-            if abs(distance) > 2.5:
-                flag = "明显偏高" if distance > 0 else "明显偏低"
         spread = statistics.stdev(values) if len(values) > 1 else None
-        stats.append(
-            GroupStats(group, len(values), statistics.fmean(values), statistics.median(values), spread, min(values), max(values), flag)
-        )
+        flag = ""
+        if comparable and spread is not None:
+            others = [mean for g, mean in means.items() if g != group]
+            uncertainty = (statistics.pvariance(others) + spread**2 / len(values)) ** 0.5
+            distance = means[group] - statistics.median(others)
+            if abs(distance) > max(2.5 * uncertainty, 1.0):
+                flag = "明显偏高" if distance > 0 else "明显偏低"
+        stats.append(GroupStats(group, len(values), means[group], statistics.median(values), spread, min(values), max(values), flag))
     return stats
 
 

@@ -297,8 +297,8 @@ class _Writer:
                 result.saved_at,
                 result.application,
                 result.assessor,
-                STATUS_LABELS[result.status],
-                result.reason,
+                "待确认" if result.tampered else STATUS_LABELS[result.status],
+                "公式或锁定内容被改动" if result.tampered and not result.reason else result.reason,
             ]
             for col, value in enumerate(values):
                 if isinstance(value, int):

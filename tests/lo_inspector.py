@@ -144,11 +144,9 @@ class ValidationReport:
 
 @dataclass(frozen=True)
 class CellReport:
-    type: str  # CellContentType: EMPTY, VALUE, TEXT, FORMULA
-    value: float
-    string: str
-    formula: str  # API grammar: English function names, ";" between arguments
-    error: int
+    type: str  # EMPTY, VALUE, TEXT, FORMULA
+    value: float | str | None  # the number or text shown (a formula's result); None when empty
+    formula: str  # API grammar: English function names, ";" between arguments ("" unless FORMULA)
     locked: bool
     formula_hidden: bool
     validation: ValidationReport | None  # None when the cell has none (type ANY)
@@ -156,15 +154,19 @@ class CellReport:
 
 @dataclass(frozen=True)
 class SheetReport:
+    """A sheet as LibreOffice sees it; the detail fields are empty for sheets neither filled nor inspected."""
+
     name: str
     index: int
     visible: bool
     protected: bool
-    formula_cells: dict[str, tuple[str, bool]]  # A1 → (formula, locked)
-    unlocked: frozenset[str]  # every unlocked cell (A1)
-    cells: dict[str, CellReport]
-    invalid: tuple[str, ...]  # cells the detective marks invalid after filling and recalculating
-    probes: tuple[tuple[str, ...], ...]  # per probe round: the cells marked invalid
+    used_area: str = ""
+    formula_cells: dict[str, tuple[str, bool]] = field(default_factory=dict)  # A1 → (formula, locked)
+    unlocked: frozenset[str] = frozenset()  # every unlocked cell of the used area (A1)
+    unlocked_outside_used_area: bool = False  # unlocked cells beyond it (whole columns or rows)
+    cells: dict[str, CellReport] = field(default_factory=dict)  # the inspected cells
+    invalid: tuple[str, ...] = ()  # cells the detective marks invalid after filling and recalculating
+    probes: tuple[tuple[str, ...], ...] = ()  # per probe round: the cells marked invalid
 
 
 @dataclass(frozen=True)
@@ -181,6 +183,8 @@ class WorkbookReport:
 class InspectorReport:
     version: str
     python: str
+    mode: str  # "in-process": a Python macro inside soffice did the work; "bridge": calls over the pipe
+    fallback: str  # why not in-process (libreoffice-script-provider-python missing), else ""
     workbooks: list[WorkbookReport]
     startup_seconds: float
     total_seconds: float
@@ -382,6 +386,8 @@ def run_inspector(jobs: Sequence[WorkbookJob], *, timeout: float | None = None) 
     return InspectorReport(
         version=report.get("version", ""),
         python=python,
+        mode=report["mode"],
+        fallback=report.get("fallback", ""),
         workbooks=[_workbook_report(w) for w in report["workbooks"]],
         startup_seconds=report["startup_seconds"],
         total_seconds=total,
@@ -407,8 +413,10 @@ def _sheet_report(data: dict[str, Any]) -> SheetReport:
         index=data["index"],
         visible=data["visible"],
         protected=data["protected"],
+        used_area=data.get("used_area", ""),
         formula_cells={a: (f, locked) for a, (f, locked) in data.get("formula_cells", {}).items()},
         unlocked=frozenset(cell for part in data.get("unlocked", []) for cell in cells_of(part)),
+        unlocked_outside_used_area=data.get("unlocked_outside_used_area", False),
         cells={
             a: CellReport(**{**c, "validation": ValidationReport(**c["validation"]) if c["validation"] else None})
             for a, c in data.get("cells", {}).items()
@@ -463,11 +471,6 @@ def excel_formula(formula: str) -> str:
     return "".join(parts)
 
 
-def all_cells(reports: Iterable[SheetReport]) -> int:
-    """How many cells were reported in detail (for timing notes)."""
-    return sum(len(r.cells) for r in reports)
-
-
 # ============================================================================================
 # driver side: runs in an interpreter with uno (python3 -I lo_inspector.py job.json report.json)
 # ============================================================================================
@@ -475,6 +478,131 @@ def all_cells(reports: Iterable[SheetReport]) -> int:
 
 def _a1(col: int, row: int) -> str:
     return f"{_column_letters(col + 1)}{row + 1}"
+
+
+class _Sheet:
+    """One sheet read in bulk: contents of the used area, format groups (protection, validation)."""
+
+    def __init__(self, worker: _Worker, sheet: Any, validations: bool = True):
+        self.sheet = sheet
+        cursor = sheet.createCursor()
+        cursor.gotoEndOfUsedArea(False)
+        end = cursor.RangeAddress
+        self.end = (end.EndColumn, end.EndRow)
+        area = sheet.getCellRangeByPosition(0, 0, end.EndColumn, end.EndRow)
+        self.formulas = area.getFormulaArray()
+        self.data = area.getDataArray()
+        # getUniqueCellFormatRanges: the sheet split into groups of cells with identical attributes,
+        # protection and data validation included; one query per group instead of one per cell.
+        self.groups: list[tuple[list[tuple[int, int, int, int]], bool, bool, dict[str, Any] | None]] = []
+        ranges = sheet.getUniqueCellFormatRanges()
+        for index in range(ranges.Count):
+            part = ranges.getByIndex(index)
+            boxes = [(r.StartColumn, r.StartRow, r.EndColumn, r.EndRow) for r in part.RangeAddresses]
+            protection = part.CellProtection
+            validation = worker.validation(part.Validation) if validations else None
+            self.groups.append((boxes, bool(protection.IsLocked), bool(protection.IsFormulaHidden), validation))
+
+    def group_of(self, col: int, row: int) -> tuple[list[tuple[int, int, int, int]], bool, bool, dict[str, Any] | None]:
+        for group in self.groups:
+            if any(c1 <= col <= c2 and r1 <= row <= r2 for c1, r1, c2, r2 in group[0]):
+                return group
+        return ([], True, False, None)  # not reached: the groups cover the sheet
+
+    def locked(self, address: str) -> bool:
+        return self.group_of(*_position(address))[1]
+
+    def cell(self, address: str) -> dict[str, Any]:
+        col, row = _position(address)
+        _, locked, hidden, validation = self.group_of(col, row)
+        formula, value = ("", "") if col > self.end[0] or row > self.end[1] else (self.formulas[row][col], self.data[row][col])
+        if formula.startswith("="):
+            kind = "FORMULA"
+        elif isinstance(value, float):
+            kind = "VALUE"
+        else:
+            kind = "TEXT" if value != "" else "EMPTY"
+        return {"type": kind, "value": value if kind != "EMPTY" else None, "formula": formula if kind == "FORMULA" else "",
+                "locked": locked, "formula_hidden": hidden, "validation": validation}
+
+    def report(self, index: int, inspect: list[str]) -> dict[str, Any]:
+        formulas = {}
+        for row, line in enumerate(self.formulas):
+            for col, formula in enumerate(line):
+                if formula.startswith("="):
+                    formulas[_a1(col, row)] = (formula, self.group_of(col, row)[1])
+        unlocked, outside = [], False
+        for boxes, locked, _, _ in self.groups:
+            if locked:
+                continue
+            for c1, r1, c2, r2 in boxes:
+                outside = outside or c2 > self.end[0] or r2 > self.end[1]
+                c2, r2 = min(c2, self.end[0]), min(r2, self.end[1])
+                if c1 <= c2 and r1 <= r2:
+                    unlocked.append(_a1(c1, r1) if (c1, r1) == (c2, r2) else f"{_a1(c1, r1)}:{_a1(c2, r2)}")
+        return {
+            "name": self.sheet.Name,
+            "index": index,
+            "visible": bool(self.sheet.IsVisible),
+            "protected": bool(self.sheet.isProtected()),
+            "used_area": f"A1:{_a1(*self.end)}",
+            "formula_cells": formulas,
+            "unlocked": unlocked,
+            "unlocked_outside_used_area": outside,
+            "cells": {address: self.cell(address) for address in inspect},
+        }
+
+
+def _position(address: str) -> tuple[int, int]:
+    match = _A1.fullmatch(address.strip().upper())
+    if match is None:
+        raise RuntimeError(f"不是单元格地址：{address}")
+    return _column_number(match[1]) - 1, int(match[2]) - 1
+
+
+def _prop(name: str, value: Any) -> Any:
+    from com.sun.star.beans import PropertyValue  # importable once uno is imported
+
+    prop = PropertyValue()
+    prop.Name, prop.Value = name, value
+    return prop
+
+
+# pythonscript.py executes a macro file in a module missing from sys.modules, where dataclasses
+# fail; so the macro is a stub that imports this file properly and calls run_in_office.
+MACRO_MODULE = "kaohe_lo_inspector_macro.py"
+MACRO_SOURCE = """\
+import importlib.util
+import sys
+
+
+def run(module_path, job_path):
+    module = sys.modules.get("kaohe_lo_inspector")
+    if module is None or module.__file__ != module_path:
+        spec = importlib.util.spec_from_file_location("kaohe_lo_inspector", module_path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules["kaohe_lo_inspector"] = module
+        spec.loader.exec_module(module)
+    return module.run_in_office(job_path)
+
+
+g_exportedScripts = (run,)
+"""
+
+
+def run_in_office(job_path: str) -> str:
+    """The macro entry point: do the job inside soffice (in-process calls are ~10× faster than the bridge)."""
+    import traceback
+
+    import uno
+
+    try:
+        job = json.loads(Path(job_path).read_text(encoding="utf-8"))
+        context = uno.getComponentContext()
+        desktop = context.ServiceManager.createInstanceWithContext("com.sun.star.frame.Desktop", context)
+        return json.dumps({"workbooks": _Worker(uno, desktop, job).run()}, ensure_ascii=False)
+    except Exception as exc:
+        return json.dumps({"error": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc()}, ensure_ascii=False)
 
 
 class _Driver:
@@ -485,6 +613,7 @@ class _Driver:
         self.job = job
         self.soffice: subprocess.Popen[bytes] | None = None
         self.desktop: Any = None
+        self.fallback = ""  # why the job ran over the bridge, not as a macro
 
     # --- LibreOffice process ---
 
@@ -528,13 +657,33 @@ class _Driver:
         self.context = context
         self.desktop = context.ServiceManager.createInstanceWithContext("com.sun.star.frame.Desktop", context)
 
+    def run(self, job_path: str) -> tuple[str, list[dict[str, Any]]]:
+        """("in-process" or "bridge", the workbook reports): as a macro when the script provider is there."""
+        scripts = Path(self.uno.fileUrlToSystemPath(self.job["profile"])) / "user" / "Scripts" / "python"
+        scripts.mkdir(parents=True, exist_ok=True)
+        (scripts / MACRO_MODULE).write_text(MACRO_SOURCE, encoding="utf-8")
+        try:
+            factory = self.context.ServiceManager.createInstanceWithContext(
+                "com.sun.star.script.provider.MasterScriptProviderFactory", self.context
+            )
+            script = factory.createScriptProvider("").getScript(
+                f"vnd.sun.star.script:{MACRO_MODULE}$run?language=Python&location=user"
+            )
+        except Exception as exc:  # no libreoffice-script-provider-python: drive it over the bridge
+            self.fallback = f"{type(exc).__name__}: {exc}"
+            return "bridge", _Worker(self.uno, self.desktop, self.job).run()
+        result = json.loads(script.invoke((str(Path(__file__).resolve()), job_path), (), ())[0])
+        if result.get("error"):
+            raise RuntimeError(f"{result['error']}\n（LibreOffice 内的宏）{result.get('traceback', '')}")
+        return "in-process", result["workbooks"]
+
     def version(self) -> str:
         try:
             provider = self.context.ServiceManager.createInstanceWithContext(
                 "com.sun.star.configuration.ConfigurationProvider", self.context
             )
             access = provider.createInstanceWithArguments(
-                "com.sun.star.configuration.ConfigurationAccess", (self._prop("nodepath", "/org.openoffice.Setup/Product"),)
+                "com.sun.star.configuration.ConfigurationAccess", (_prop("nodepath", "/org.openoffice.Setup/Product"),)
             )
             return f"{access.getByName('ooName')} {access.getByName('ooSetupVersionAboutBox')}"
         except Exception as exc:  # the version is informational only
@@ -559,18 +708,26 @@ class _Driver:
             Path(self.job["pid_file"]).unlink(missing_ok=True)
             self.soffice = None
 
-    # --- helpers ---
+class _Worker:
+    """Does a job's workbooks through a Desktop: inside soffice (a Python macro) or over the UNO bridge."""
 
-    def _prop(self, name: str, value: Any) -> Any:
-        from com.sun.star.beans import PropertyValue
+    def __init__(self, uno: Any, desktop: Any, job: dict[str, Any]):
+        self.uno = uno
+        self.desktop = desktop
+        self.job = job
 
-        prop = PropertyValue()
-        prop.Name, prop.Value = name, value
-        return prop
+    def run(self) -> list[dict[str, Any]]:
+        reports = []
+        for workbook in self.job["workbooks"]:
+            try:
+                reports.append(self.workbook(workbook))
+            except Exception as exc:
+                raise RuntimeError(f"{Path(workbook['source']).name}：{type(exc).__name__}: {exc}") from exc
+        return reports
 
     def load(self, path: str) -> Any:
         url = self.uno.systemPathToFileUrl(path)
-        props = (self._prop("Hidden", True), self._prop("MacroExecutionMode", 0), self._prop("UpdateDocMode", 0))
+        props = (_prop("Hidden", True), _prop("MacroExecutionMode", 0), _prop("UpdateDocMode", 0))
         doc = self.desktop.loadComponentFromURL(url, "_blank", 0, props)
         if doc is None or not hasattr(doc, "Sheets"):
             raise RuntimeError(f"LibreOffice 无法打开 {path}（不是表格文档）")
@@ -593,31 +750,36 @@ class _Driver:
         else:
             cell.setValue(float(value))
 
-    @staticmethod
-    def _address(cell: Any) -> str:
-        address = cell.CellAddress
-        return _a1(address.Column, address.Row)
+    def _type(self, sheet: Any, entries: dict[str, Any], read: _Sheet, what: str) -> None:
+        """Type entries into unlocked cells; a locked cell of a protected sheet is refused, as for a user."""
+        if sheet.isProtected():
+            locked = [a for a in entries if read.locked(a)]
+            if locked:
+                raise RuntimeError(f"{what}：{len(locked)} 个格在受保护的工作表“{sheet.Name}”上是锁定的，用户无法填写：{'、'.join(locked[:10])}")
+        for address, value in entries.items():
+            self._put(sheet.getCellRangeByName(address), value)
 
     def _invalid(self, sheet: Any) -> list[str]:
-        """The cells the detective marks invalid (red circles), then the marks removed."""
+        """The cells the detective marks invalid (Mark Invalid Data: red circles), then the marks removed."""
         page = sheet.DrawPage
         before = page.Count
         sheet.showInvalid()
-        marked = []
+        marked = set()
         for index in range(before, page.Count):
             shape = page.getByIndex(index)
             if shape.ShapeType == "com.sun.star.drawing.EllipseShape" and shape.Anchor is not None:
-                marked.append(self._address(shape.Anchor))
+                address = shape.Anchor.CellAddress
+                marked.add((address.Row, address.Column))
         sheet.clearArrows()
-        return sorted(set(marked), key=lambda a: (int(re.sub(r"\D", "", a)), a))
+        return [_a1(col, row) for row, col in sorted(marked)]
 
-    def _validation(self, cell: Any) -> dict[str, Any] | None:
-        v = cell.Validation
-        if v.Type.value == "ANY":
+    def validation(self, v: Any) -> dict[str, Any] | None:
+        kind = v.Type.value
+        if kind == "ANY":
             return None
         source = v.getSourcePosition()
         return {
-            "type": v.Type.value,
+            "type": kind,
             "operator": v.getOperator().value,
             "formula1": v.getFormula1(),
             "formula2": v.getFormula2(),
@@ -633,54 +795,35 @@ class _Driver:
             "error_message": v.ErrorMessage,
         }
 
-    def _cell(self, sheet: Any, address: str) -> dict[str, Any]:
-        cell = sheet.getCellRangeByName(address)
-        protection = cell.CellProtection
-        return {
-            "type": cell.getType().value,
-            "value": cell.getValue(),
-            "string": cell.getString(),
-            "formula": cell.getFormula(),
-            "error": cell.getError(),
-            "locked": bool(protection.IsLocked),
-            "formula_hidden": bool(protection.IsFormulaHidden),
-            "validation": self._validation(cell),
-        }
-
-    def _sheet_report(self, sheet: Any, index: int, inspect: list[str] | None, detailed: bool) -> dict[str, Any]:
-        report: dict[str, Any] = {"name": sheet.Name, "index": index, "visible": bool(sheet.IsVisible), "protected": bool(sheet.isProtected())}
-        if not detailed:
-            return report
-        formula_flag = self.uno.getConstantByName("com.sun.star.sheet.CellFlags.FORMULA")
-        formulas: dict[str, tuple[str, bool]] = {}
-        found = sheet.queryContentCells(formula_flag)
-        enumeration = found.getCells().createEnumeration()
-        while enumeration.hasMoreElements():
-            cell = enumeration.nextElement()
-            formulas[self._address(cell)] = (cell.getFormula(), bool(cell.CellProtection.IsLocked))
-        report["formula_cells"] = formulas
-        unlocked = []
-        ranges = sheet.getUniqueCellFormatRanges()
-        for i in range(ranges.Count):
-            part = ranges.getByIndex(i)
-            if not part.CellProtection.IsLocked:
-                for r in part.RangeAddresses:
-                    first, last = _a1(r.StartColumn, r.StartRow), _a1(r.EndColumn, r.EndRow)
-                    unlocked.append(first if first == last else f"{first}:{last}")
-        report["unlocked"] = unlocked
-        report["cells"] = {address: self._cell(sheet, address) for address in inspect or []}
-        return report
-
     def _sheets(self, doc: Any, workbook: dict[str, Any], invalid: dict[str, list[str]] | None) -> list[dict[str, Any]]:
         wanted = set(workbook["entries"]) | set(workbook["inspect"])
         sheets = []
         for index in range(doc.Sheets.Count):
             sheet = doc.Sheets.getByIndex(index)
-            report = self._sheet_report(sheet, index, workbook["inspect"].get(sheet.Name), sheet.Name in wanted)
-            if sheet.Name in wanted:
-                report["invalid"] = invalid[sheet.Name] if invalid is not None else self._invalid(sheet)
+            name = sheet.Name
+            if name in wanted:
+                report = _Sheet(self, sheet).report(index, workbook["inspect"].get(name, []))
+                report["invalid"] = invalid[name] if invalid is not None else self._invalid(sheet)
+            else:
+                report = {"name": name, "index": index, "visible": bool(sheet.IsVisible), "protected": bool(sheet.isProtected())}
             sheets.append(report)
         return sheets
+
+    def _probe(self, sheet: Any, rounds: list[dict[str, Any]]) -> list[list[str]]:
+        """Type each round of probe values, note what the detective marks; cells left out of a round are restored."""
+        read = _Sheet(self, sheet, validations=False)
+        original: dict[str, None] = {}
+        results = []
+        for number, probe in enumerate(rounds, start=1):
+            for address in list(original):
+                if address not in probe:
+                    cell = read.cell(address)
+                    self._put(sheet.getCellRangeByName(address), cell["value"])
+                    del original[address]
+            self._type(sheet, probe, read, f"第 {number} 轮试填")
+            original.update(dict.fromkeys(probe))
+            results.append(self._invalid(sheet))
+        return results
 
     # --- one workbook ---
 
@@ -697,52 +840,25 @@ class _Driver:
         doc = self.load(workbook["source"])
         lap("load")
         try:
-            locked = []
             for name, entries in workbook["entries"].items():
                 sheet = self._sheet(doc, name)
-                for address, value in entries.items():
-                    cell = sheet.getCellRangeByName(address)
-                    if sheet.isProtected() and cell.CellProtection.IsLocked:
-                        locked.append(f"{name}!{address}")  # a user could not type here
-                        continue
-                    self._put(cell, value)
-            if locked:
-                raise RuntimeError(f"{len(locked)} 个要填写的格在受保护的工作表上是锁定的，用户无法填写：{'、'.join(locked[:10])}")
+                self._type(sheet, entries, _Sheet(self, sheet, validations=False), "填写")
             lap("fill")
             doc.calculateAll()
             lap("calculate")
             invalid = {name: self._invalid(self._sheet(doc, name)) for name in set(workbook["entries"]) | set(workbook["inspect"])}
             sheets = self._sheets(doc, workbook, invalid)
+            document_protected = bool(doc.isProtected())
             lap("inspect")
             target = self.uno.systemPathToFileUrl(workbook["target"])
-            doc.storeToURL(target, (self._prop("FilterName", EXPORT_FILTER), self._prop("Overwrite", True)))
+            doc.storeToURL(target, (_prop("FilterName", EXPORT_FILTER), _prop("Overwrite", True)))
             lap("store")
             by_name = {s["name"]: s for s in sheets}
             for name, rounds in workbook["probes"].items():
-                sheet = self._sheet(doc, name)
-                results = []
-                for probe in rounds:
-                    saved = {}
-                    for address, value in probe.items():
-                        cell = sheet.getCellRangeByName(address)
-                        saved[address] = (cell.getType().value, cell.getValue(), cell.getString(), cell.getFormula())
-                        self._put(cell, value)
-                    results.append(self._invalid(sheet))
-                    for address, (kind, number, text, formula) in saved.items():
-                        cell = sheet.getCellRangeByName(address)
-                        if kind == "VALUE":
-                            cell.setValue(number)
-                        elif kind == "TEXT":
-                            cell.setString(text)
-                        elif kind == "FORMULA":
-                            cell.setFormula(formula)
-                        else:
-                            cell.setString("")
-                by_name[name]["probes"] = results
+                by_name[name]["probes"] = self._probe(self._sheet(doc, name), rounds)
             lap("probe")
-            document_protected = bool(doc.isProtected())
         finally:
-            doc.close(True)
+            doc.close(True)  # the probe values are never saved
         reloaded = None
         if workbook["reload"]:
             again = self.load(workbook["target"])
@@ -771,11 +887,8 @@ def _driver_main(job_path: str, report_path: str) -> int:
         driver.start()
         report["startup_seconds"] = round(time.perf_counter() - started, 3)
         report["version"] = driver.version()
-        for workbook in job["workbooks"]:
-            try:
-                report["workbooks"].append(driver.workbook(workbook))
-            except Exception as exc:
-                raise RuntimeError(f"{Path(workbook['source']).name}：{type(exc).__name__}: {exc}") from exc
+        report["mode"], report["workbooks"] = driver.run(job_path)
+        report["fallback"] = driver.fallback
     except BaseException as exc:
         import traceback
 

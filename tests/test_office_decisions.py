@@ -1,0 +1,138 @@
+"""What the office decides and sees: conflicts, accepted tampering, annotated copies, leniency,
+entries that come back as dates or percentages, and the printed ranking."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import warnings
+from decimal import Decimal
+from pathlib import Path
+
+import openpyxl
+import pytest
+from battery import COUNT_CELL, HALF_CELL, RATE_CELL, S1, SCORE_CELL, battery_campaign, filled_copy
+from click.testing import CliRunner
+from libreoffice import require_soffice
+
+from kaohe_xlsx.cli import cli
+from kaohe_xlsx.ingest import load_manifest
+from kaohe_xlsx.reconcile import Options, UnitOutcome, check_campaign, group_statistics
+from kaohe_xlsx.scoring import UnitScore
+
+
+@pytest.fixture(scope="module")
+def campaign(tmp_path_factory):
+    issued = tmp_path_factory.mktemp("issued")
+    manifest = battery_campaign(issued)
+    return issued, manifest.data, load_manifest(manifest.path)
+
+
+def edited(source: Path, target: Path, cells: dict[str, object], sheet: str = S1, number_format: str | None = None) -> Path:
+    shutil.copyfile(source, target)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        workbook = openpyxl.load_workbook(target)
+    for address, value in cells.items():
+        workbook[sheet][address] = value
+        if number_format:
+            workbook[sheet][address].number_format = number_format
+    workbook.save(target)
+    return target
+
+
+def test_conflicting_copies_settled_by_newest(campaign, tmp_path):
+    issued, data, manifest = campaign
+    first = filled_copy(issued, tmp_path, data)
+    second = edited(first, tmp_path / "第一组最终版(2).xlsx", {HALF_CELL: 1.5})
+    blocked = check_campaign([first, second], manifest)
+    assert [(i.code, i.sheet, i.cell) for i in blocked.blocking if i.sheet] == [("duplicate-conflict", S1, HALF_CELL)]
+    settled = check_campaign([first, second], manifest, Options(prefer="newest"))
+    assert not [i for i in settled.blocking if i.code == "duplicate-conflict"]
+    unit = data["workbooks"][0]["units"][0]
+    record = settled.outcomes[unit].records[0]
+    assert record.file == second.name  # openpyxl stamps the later save
+    assert record.inputs[("1.4", "d0")] == Decimal("1.5")
+    named = check_campaign([first, second], manifest, Options(prefer=first.name))
+    assert named.outcomes[unit].records[0].file == first.name
+
+
+def test_tampered_file_blocks_until_accepted(campaign, tmp_path):
+    issued, data, manifest = campaign
+    tampered = edited(filled_copy(issued, tmp_path, data), tmp_path / "第一组.xlsx", {SCORE_CELL: 5})
+    result = check_campaign([tampered], manifest)
+    assert ("value-typed-over", S1, SCORE_CELL) in [(i.code, i.sheet, i.cell) for i in result.blocking]
+    unit = data["workbooks"][0]["units"][0]
+    assert result.outcomes[unit].status == "待确认"
+    accepted = check_campaign([tampered], manifest, Options(accept=frozenset({tampered.name})))
+    assert not [i for i in accepted.blocking if i.code == "value-typed-over"]
+    assert accepted.outcomes[unit].score is not None  # scored from the inputs, never from F7
+
+
+def test_annotated_copy_marks_problem_cells(campaign, tmp_path):
+    issued, data, manifest = campaign
+    bad = edited(filled_copy(issued, tmp_path, data), tmp_path / "第一组.xlsx", {COUNT_CELL: 9})
+    before = bad.read_bytes()
+    result = CliRunner().invoke(cli, ["check", str(bad), "--manifest", str(manifest.path), "--annotate", str(tmp_path / "退回")])
+    assert result.exit_code == 1
+    assert bad.read_bytes() == before
+    copy = tmp_path / "退回" / "第一组-核对意见.xlsx"
+    assert f"已生成标注副本：{copy}" in result.output
+    cell = openpyxl.load_workbook(copy)[S1][COUNT_CELL]
+    assert "超出范围" in cell.comment.text
+    assert cell.fill.fgColor.rgb == "FFFF7C80"
+
+
+@pytest.mark.parametrize(
+    ("value", "number_format", "code", "expected"),
+    [
+        (0.855, "0.0%", "number-as-text", Decimal("85.5")),  # 85.5% typed as a percentage: a rate out of 100
+        (45117, "m/d", "not-a-number", None),  # "7/10" turned into a date by Excel
+        ("7,5", None, "not-a-number", None),
+    ],
+)
+def test_entries_that_come_back_transformed(campaign, tmp_path, value, number_format, code, expected):
+    issued, data, manifest = campaign
+    path = edited(filled_copy(issued, tmp_path, data), tmp_path / "第一组.xlsx", {RATE_CELL: value}, number_format=number_format)
+    result = check_campaign([path], manifest)
+    found = [i for i in result.all_issues if i.cell == RATE_CELL]
+    assert [i.code for i in found] == [code]
+    unit = data["workbooks"][0]["units"][0]
+    assert result.outcomes[unit].records[0].inputs.get(("5.1", "d1")) == expected
+
+
+def _outcome(unit: str, group: str, total: int) -> UnitOutcome:
+    score = UnitScore({}, {}, Decimal(0), Decimal(total), {}, Decimal(total), "", True)
+    return UnitOutcome(unit, group, score=score, status="完成")
+
+
+def test_lenient_group_is_flagged():
+    outcomes = [_outcome(f"{g}{i}", g, base + i % 3) for g, base in (("一组", 90), ("二组", 91), ("三组", 99)) for i in range(6)]
+    stats = {row.group: row for row in group_statistics(outcomes)}
+    assert stats["三组"].flag == "明显偏高"
+    assert stats["一组"].flag == stats["二组"].flag == ""
+    assert stats["一组"].mean == 91 and stats["一组"].count == 6
+
+
+def test_ranking_pdf_is_one_page_wide(tmp_path):
+    require_soffice()
+    if shutil.which("pdftoppm") is None:
+        pytest.skip("pdftoppm 未安装（apt-get install poppler-utils）")
+    runner = CliRunner()
+    assert runner.invoke(cli, ["demo", str(tmp_path / "demo")]).exit_code == 0
+    demo = tmp_path / "demo"
+    out = tmp_path / "综合排名.xlsx"
+    result = runner.invoke(cli, ["rank", str(demo / "2-收回的考核表"), "--manifest", str(demo / "1-下发的考核表" / "考核清单.kaohe.json"), "--out", str(out), "--pdf"])
+    assert result.exit_code == 0, result.output
+    pdf = out.with_suffix(".pdf")
+    info = subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True, check=True).stdout
+    assert "A4" in info
+    text = subprocess.run(["pdftotext", "-layout", "-f", "1", "-l", "1", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+    assert "综合排名" in text and "名次" in text and "总分" in text
+    # one page wide: every page carries the title and the header row, and the last column (说明)
+    pages = int(next(line.split()[-1] for line in info.splitlines() if line.startswith("Pages:")))
+    for page in range(1, pages + 1):
+        page_text = subprocess.run(["pdftotext", "-layout", "-f", str(page), "-l", str(page), str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+        assert "名次" in page_text and "说明" in page_text, page
+    subprocess.run(["pdftoppm", "-png", "-r", "40", "-f", "1", "-l", "1", str(pdf), str(tmp_path / "page")], check=True)
+    assert (tmp_path / "page-1.png").exists()
