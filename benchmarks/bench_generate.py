@@ -28,7 +28,7 @@ import xlsxwriter
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from kaohe_xlsx.generate import Campaign, validation_plan, assignments, generate_campaign  # noqa: E402
+from kaohe_xlsx.generate import Campaign, assignments, generate_campaign, validation_plan  # noqa: E402
 from kaohe_xlsx.layout import META_SHEET, build_sheet_layout, sheet_names  # noqa: E402
 from kaohe_xlsx.roster import Group, Member, Roster, default_roster  # noqa: E402
 from kaohe_xlsx.rubrics import load_rubrics  # noqa: E402
@@ -139,7 +139,9 @@ def main() -> None:
     parser.add_argument("--per-group", type=int, default=25)
     args = parser.parse_args()
     campaign = make_campaign(args.units, args.per_group)
-    print(f"生成：{len(campaign.roster.groups)} 份工作簿，{len(campaign.roster.units)} 个单位（规则库 {campaign.rubric.id}）")
+    print(
+        f"生成：{len(campaign.roster.groups)} 份工作簿，{len(campaign.roster.units)} 个单位（规则库 {campaign.rubric.id}）"
+    )
     baseline = measure("xlsxwriter 直写（基线）", "baseline", args.units, args.per_group)
     ours = measure("kaohe generate", "kaohe", args.units, args.per_group)
     print(f"  比值 kaohe / 基线 = {ours / baseline:.2f}")

@@ -74,7 +74,9 @@ class Settings:
                 raise KaoheError(f"分值分配文件 {allocation.name} 属于规则库 {rubric.id}，不是 {rubric_id}")
             return rubric
         if rubric_id not in rubrics:
-            raise KaoheError(f"没有编号为 {rubric_id} 的规则库。可用的规则库：{'、'.join(rubrics)}（用 kaohe rubrics list 查看）")
+            raise KaoheError(
+                f"没有编号为 {rubric_id} 的规则库。可用的规则库：{'、'.join(rubrics)}（用 kaohe rubrics list 查看）"
+            )
         return rubrics[rubric_id]
 
 
@@ -143,7 +145,8 @@ def rubrics_list(settings: Settings, as_json: bool) -> None:
         return
     rows = [("编号", "年度", "总分", "项目", "状态", "标题")]
     rows += [
-        (r.id, str(r.year or "—"), fmt(r.total) or "—", str(len(r.items)), STATUS_LABELS[r.status], r.title) for r in found.values()
+        (r.id, str(r.year or "—"), fmt(r.total) or "—", str(len(r.items)), STATUS_LABELS[r.status], r.title)
+        for r in found.values()
     ]
     widths = [max(display_width(row[col]) for row in rows) for col in range(5)]
     for row in rows:
@@ -212,7 +215,10 @@ def rubrics_show(settings: Settings, rubric_id: str, as_json: bool, allocation: 
     if rubric.unit_rules or rubric.grade_bands or rubric.components:
         click.echo()
     for component in rubric.components:
-        click.echo(f"组成：{component.title} 占 {fmt(component.weight * 100)}%" + ("（导入）" if component.source == "import" else ""))
+        click.echo(
+            f"组成：{component.title} 占 {fmt(component.weight * 100)}%"
+            + ("（导入）" if component.source == "import" else "")
+        )
     if rubric.grade_bands:
         bands = "；".join(f"{fmt(band.minimum)} 分及以上 {band.grade}" for band in rubric.grade_bands)
         click.echo(f"等次：{bands}")
@@ -229,21 +235,58 @@ def rubrics_check(settings: Settings, file: Path | None) -> None:
     found = load_rubrics(path)
     click.echo(f"规则库文件 {path.name} 检查通过：{len(found)} 个考评细则。")
     for rubric in found.values():
-        click.echo(f"  {rubric.id}：{len(rubric.sections)} 个部分，{len(rubric.items)} 项，总分 {fmt(rubric.total) or '待分配'}")
+        click.echo(
+            f"  {rubric.id}：{len(rubric.sections)} 个部分，{len(rubric.items)} 项，总分 {fmt(rubric.total) or '待分配'}"
+        )
 
 
 @cli.command(options_metavar="[选项]")
 @click.option("--rubric", "rubric_id", default="jiaozuo-2016", show_default=True, metavar="编号", help="考评细则编号。")
-@click.option("--allocation", type=click.Path(exists=True, dir_okay=False, path_type=Path), metavar="文件", help="分值分配文件（原文没有分值的细则）。")
-@click.option("--units", "units_file", type=click.Path(exists=True, dir_okay=False, path_type=Path), metavar="文件", help="单位名单（.csv 或 .xlsx）；默认为随附的焦作 2016 名单。")
-@click.option("--groups", "groups_file", type=click.Path(exists=True, dir_okay=False, path_type=Path), metavar="文件", help="考核组成员名单（.csv 或 .xlsx）。")
+@click.option(
+    "--allocation",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    metavar="文件",
+    help="分值分配文件（原文没有分值的细则）。",
+)
+@click.option(
+    "--units",
+    "units_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    metavar="文件",
+    help="单位名单（.csv 或 .xlsx）；默认为随附的焦作 2016 名单。",
+)
+@click.option(
+    "--groups",
+    "groups_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    metavar="文件",
+    help="考核组成员名单（.csv 或 .xlsx）。",
+)
 @click.option("--title", help="考核名称（默认为细则标题）。")
 @click.option("--year", type=int, help="考核年度（默认为细则年度）。")
 @click.option("--deadline", default="", help="报送截止日期，如 2017年6月10日。")
 @click.option("--office", help="组织单位（默认为细则的发文单位）。")
-@click.option("--by", "split", type=click.Choice(["group", "assessor"]), help="按考核组分（group）或按考核部门分（assessor）；默认按细则。")
-@click.option("--template", type=click.Path(exists=True, dir_okay=False, path_type=Path), metavar="文件", help="样式模板（默认 templates/default.json）。")
-@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("考核表"), show_default=True, metavar="文件夹", help="输出文件夹。")
+@click.option(
+    "--by",
+    "split",
+    type=click.Choice(["group", "assessor"]),
+    help="按考核组分（group）或按考核部门分（assessor）；默认按细则。",
+)
+@click.option(
+    "--template",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    metavar="文件",
+    help="样式模板（默认 templates/default.json）。",
+)
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("考核表"),
+    show_default=True,
+    metavar="文件夹",
+    help="输出文件夹。",
+)
 @click.option("--force", is_flag=True, help="覆盖输出文件夹中的同名文件。")
 @click.pass_obj
 def generate(
@@ -279,7 +322,9 @@ def generate(
         manifest = generate_campaign(campaign, out_dir, force=force, template=look)
     else:
         with click.progressbar(length=count, label="生成考核表", show_pos=True, file=sys.stderr) as bar:
-            manifest = generate_campaign(campaign, out_dir, force=force, template=look, progress=lambda *_: bar.update(1))
+            manifest = generate_campaign(
+                campaign, out_dir, force=force, template=look, progress=lambda *_: bar.update(1)
+            )
     units = sum(len(w["units"]) for w in manifest.workbooks)
     click.echo(f"已生成 {len(manifest.workbooks)} 份考核表（共 {units} 个单位表）到 {out_dir}：")
     for workbook in manifest.workbooks:
@@ -296,11 +341,34 @@ def campaign_options(command: Any) -> Any:
     """The options shared by check and rank."""
     for option in reversed(
         [
-            click.option("--manifest", type=click.Path(exists=True, dir_okay=False, path_type=Path), metavar="文件", help="考核清单（默认在所给文件夹中查找 *.kaohe.json）。"),
-            click.option("--imports", type=click.Path(exists=True, dir_okay=False, path_type=Path), metavar="文件", help="导入成绩表（.xlsx 或 .csv，按单位）：如网上考核、折算项目。"),
-            click.option("--prefer", default="", metavar="newest|文件名", help="同一考核表收到不同版本时：newest 采用最后保存的，或指定采用的文件名。"),
-            click.option("--accept", multiple=True, metavar="文件名", help="确认接受公式或锁定内容被改动的文件（可多次使用）。"),
-            click.option("--annotate", "annotate_dir", type=click.Path(file_okay=False, path_type=Path), metavar="文件夹", help="为有问题的考核表另存一份标注了问题的副本（原文件不动）。"),
+            click.option(
+                "--manifest",
+                type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                metavar="文件",
+                help="考核清单（默认在所给文件夹中查找 *.kaohe.json）。",
+            ),
+            click.option(
+                "--imports",
+                type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                metavar="文件",
+                help="导入成绩表（.xlsx 或 .csv，按单位）：如网上考核、折算项目。",
+            ),
+            click.option(
+                "--prefer",
+                default="",
+                metavar="newest|文件名",
+                help="同一考核表收到不同版本时：newest 采用最后保存的，或指定采用的文件名。",
+            ),
+            click.option(
+                "--accept", multiple=True, metavar="文件名", help="确认接受公式或锁定内容被改动的文件（可多次使用）。"
+            ),
+            click.option(
+                "--annotate",
+                "annotate_dir",
+                type=click.Path(file_okay=False, path_type=Path),
+                metavar="文件夹",
+                help="为有问题的考核表另存一份标注了问题的副本（原文件不动）。",
+            ),
             click.option("-v", "--verbose", is_flag=True, help="也显示提示信息。"),
         ]
     ):
@@ -308,7 +376,9 @@ def campaign_options(command: Any) -> Any:
     return command
 
 
-def _run_checks(targets: tuple[Path, ...], manifest_path: Path | None, imports: Path | None, prefer: str, accept: tuple[str, ...]) -> CampaignResult:
+def _run_checks(
+    targets: tuple[Path, ...], manifest_path: Path | None, imports: Path | None, prefer: str, accept: tuple[str, ...]
+) -> CampaignResult:
     manifest = load_manifest(manifest_path or find_manifest(list(targets)))
     files = collect_files(targets)
     if not files:
@@ -363,7 +433,15 @@ def check(
 @cli.command(options_metavar="[选项]")
 @CAMPAIGN_TARGETS
 @campaign_options
-@click.option("--out", "out_file", type=click.Path(dir_okay=False, path_type=Path), default=Path("综合排名.xlsx"), show_default=True, metavar="文件", help="排名工作簿。")
+@click.option(
+    "--out",
+    "out_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("综合排名.xlsx"),
+    show_default=True,
+    metavar="文件",
+    help="排名工作簿。",
+)
 @click.option("--force", is_flag=True, help="覆盖已有的排名文件。")
 @click.option("--allow-incomplete", is_flag=True, help="有未完成或有问题时仍写出排名（标明“未完成”）。")
 @click.option("--pdf", is_flag=True, help="同时用 LibreOffice 生成综合排名的 PDF。")
@@ -417,7 +495,15 @@ def _print_top(result: CampaignResult, count: int = 10) -> None:
 
 @cli.command("fill-sample", options_metavar="[选项]")
 @click.argument("issued", type=click.Path(exists=True, file_okay=False, path_type=Path), metavar="考核表文件夹")
-@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("收回的考核表"), show_default=True, metavar="文件夹", help="填好的考核表存放处。")
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("收回的考核表"),
+    show_default=True,
+    metavar="文件夹",
+    help="填好的考核表存放处。",
+)
 @click.option("--seed", type=int, default=2017, show_default=True, help="随机种子（同一种子填写结果相同）。")
 @click.option("--force", is_flag=True, help="覆盖同名文件。")
 def fill_sample(issued: Path, out_dir: Path, seed: int, force: bool) -> None:
@@ -430,7 +516,13 @@ def fill_sample(issued: Path, out_dir: Path, seed: int, force: bool) -> None:
 
 
 @cli.command(options_metavar="[选项]")
-@click.argument("folder", required=False, type=click.Path(file_okay=False, path_type=Path), default=Path("kaohe-demo"), metavar="[文件夹]")
+@click.argument(
+    "folder",
+    required=False,
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("kaohe-demo"),
+    metavar="[文件夹]",
+)
 @click.option("--force", is_flag=True, help="文件夹已有演示文件时覆盖。")
 def demo(folder: Path, force: bool) -> None:
     """用随附的焦作 2016 样例走一遍全流程：生成考核表、模拟填写、核对、排名。"""

@@ -79,7 +79,15 @@ def _ngettext(singular: str, plural: str, n: int) -> str:
 def install() -> None:
     """Point click's translation functions at the Chinese catalogue; measure CJK text right."""
     click.formatting.term_len = display_width  # type: ignore[attr-defined]
-    for module in (click.core, click.exceptions, click.formatting, click.parser, click.types, click.decorators, click.termui):
+    for module in (
+        click.core,
+        click.exceptions,
+        click.formatting,
+        click.parser,
+        click.types,
+        click.decorators,
+        click.termui,
+    ):
         if hasattr(module, "_"):
             module._ = _gettext  # type: ignore[attr-defined]
         if hasattr(module, "ngettext"):

@@ -142,7 +142,14 @@ class _Styles:
         def add(name: str, **props: Any) -> None:
             self.formats[name] = workbook.add_format(props)
 
-        add("title", font_name=fonts["title"], font_size=fonts["title_size"], bold=True, align="center", valign="vcenter")
+        add(
+            "title",
+            font_name=fonts["title"],
+            font_size=fonts["title_size"],
+            bold=True,
+            align="center",
+            valign="vcenter",
+        )
         add("subtitle", font_name=fonts["title"], font_size=fonts["subtitle_size"], bold=True, valign="vcenter")
         add("note", **{**body, "font_size": fonts["small_size"], "text_wrap": True})
         add("done_label", **{**body, "bold": True, "text_wrap": True})
@@ -350,7 +357,9 @@ class _WorkbookWriter:
             ws.set_column(col, col, width)
         for row, height in self.heights.items():
             ws.set_row(row, height)
-        for row, value, style in unit_title_rows(self.campaign.title, self.campaign.split, self.assignment.assessor, unit):
+        for row, value, style in unit_title_rows(
+            self.campaign.title, self.campaign.split, self.assignment.assessor, unit
+        ):
             checked(ws.merge_range(row, 0, row, last_col, "", styles[style]), "标题")
             checked(ws.write_string(row, 0, value, styles[style]), "标题")
         _write_cells(ws, styles, layout.cells)
@@ -509,7 +518,9 @@ def generate_campaign(
     manifest_path = out_dir / MANIFEST_NAME
     existing = [name for name in [*files, MANIFEST_NAME] if (out_dir / name).exists()]
     if existing and not force:
-        raise GenerateError(f"输出文件夹 {out_dir} 中已有同名文件（{'、'.join(existing[:3])} 等 {len(existing)} 个）。确需覆盖请加 --force。")
+        raise GenerateError(
+            f"输出文件夹 {out_dir} 中已有同名文件（{'、'.join(existing[:3])} 等 {len(existing)} 个）。确需覆盖请加 --force。"
+        )
     campaign_id = uuid.uuid4().hex[:16]
     rubric_hash = content_hash(rubric)
     workbooks: list[dict[str, Any]] = []
@@ -520,7 +531,9 @@ def generate_campaign(
             raise GenerateError(f"文件名 {file_name} 不在输出文件夹内")
         key = (assignment.item_ids, assignment.unit_rules)
         if key not in layouts:
-            layouts[key] = build_sheet_layout(rubric, _items(rubric, assignment.item_ids), unit_rules=assignment.unit_rules)
+            layouts[key] = build_sheet_layout(
+                rubric, _items(rubric, assignment.item_ids), unit_rules=assignment.unit_rules
+            )
         workbook_id = f"{campaign_id}-{index:03d}"
         meta = {
             "format": str(WORKBOOK_FORMAT),
@@ -574,4 +587,3 @@ def generate_campaign(
     }
     manifest_path.write_text(json.dumps(data, ensure_ascii=False, indent=1), encoding="utf-8")
     return Manifest(data, manifest_path, workbooks)
-

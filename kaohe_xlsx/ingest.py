@@ -169,7 +169,9 @@ def read_entry(raw: RawCell | None, spec: InputSpec, percent: bool = False, date
     if raw.type == "e":
         return Entry(None, text, "error", "not-a-number", f"填写格里是错误值 {text}，{spec.describe()}")
     if raw.type == "b":
-        return Entry(None, "TRUE" if text == "1" else "FALSE", "error", "not-a-number", f"填写格里是逻辑值，{spec.describe()}")
+        return Entry(
+            None, "TRUE" if text == "1" else "FALSE", "error", "not-a-number", f"填写格里是逻辑值，{spec.describe()}"
+        )
     if spec.kind in ("flag", "choice"):
         cleaned = _clean_text(text)
         if cleaned not in spec.choices:
@@ -192,7 +194,13 @@ def read_entry(raw: RawCell | None, spec: InputSpec, percent: bool = False, date
         except (InvalidOperation, ValueError):
             return Entry(None, text, "error", "not-a-number", f"“{text}”不是数字，{spec.describe()}")
         if date:
-            return Entry(None, text, "error", "not-a-number", f"填写格被识别成了日期（{text}），请把单元格格式改为常规后重新填写数字")
+            return Entry(
+                None,
+                text,
+                "error",
+                "not-a-number",
+                f"填写格被识别成了日期（{text}），请把单元格格式改为常规后重新填写数字",
+            )
         if percent:
             if spec.maximum == 100:
                 number = (number * 100).normalize()
@@ -269,7 +277,9 @@ def _number_of(raw: RawCell) -> Decimal | None:
         return None
 
 
-def compare_locked(result: FileResult, package: XlsxPackage, sheet: RawSheet, expected: Sequence[Expected]) -> tuple[int, int]:
+def compare_locked(
+    result: FileResult, package: XlsxPackage, sheet: RawSheet, expected: Sequence[Expected]
+) -> tuple[int, int]:
     """Report every locked cell that differs from what was issued.
 
     Returns (changed cells, changed labels): a changed label (text, maximum, unit name) puts
@@ -288,9 +298,20 @@ def compare_locked(result: FileResult, package: XlsxPackage, sheet: RawSheet, ex
         elif want.formula is not None and raw is not None and not package.style(raw.style).locked:
             unlocked.append(want.address)
     if changed > MAX_LISTED:
-        result.add("error", "label-changed", f"另有 {changed - MAX_LISTED} 处锁定内容被改动（可能插入、删除或移动了行），请用原表重新填写", sheet.name)
+        result.add(
+            "error",
+            "label-changed",
+            f"另有 {changed - MAX_LISTED} 处锁定内容被改动（可能插入、删除或移动了行），请用原表重新填写",
+            sheet.name,
+        )
     if unlocked:
-        result.add("warning", "formula-unlocked", f"{len(unlocked)} 个公式格被取消锁定（如 {unlocked[0]}），公式本身未变", sheet.name, unlocked[0])
+        result.add(
+            "warning",
+            "formula-unlocked",
+            f"{len(unlocked)} 个公式格被取消锁定（如 {unlocked[0]}），公式本身未变",
+            sheet.name,
+            unlocked[0],
+        )
     return changed, labels
 
 
@@ -335,7 +356,9 @@ class LayoutCache:
         key = (tuple(record["items"]), bool(record["unit_rules"]))
         if key not in self.layouts:
             wanted = set(key[0])
-            layout = build_sheet_layout(self.rubric, [i for i in self.rubric.items if i.id in wanted], unit_rules=key[1])
+            layout = build_sheet_layout(
+                self.rubric, [i for i in self.rubric.items if i.id in wanted], unit_rules=key[1]
+            )
             self.layouts[key] = (layout, expected_cells(layout.cells))
         return self.layouts[key]
 
@@ -364,7 +387,9 @@ def _identify(result: FileResult, package: XlsxPackage, manifest: CampaignManife
         return None
     campaign = manifest.campaign
     if meta.get("campaign_id") != campaign["id"]:
-        result.reject("unknown-campaign", f"这份考核表不属于本次考核（属于“{meta.get('campaign_title', '未知')}”），请确认文件")
+        result.reject(
+            "unknown-campaign", f"这份考核表不属于本次考核（属于“{meta.get('campaign_title', '未知')}”），请确认文件"
+        )
         return None
     record = manifest.workbooks.get(meta["workbook_id"])
     if record is None:
@@ -388,11 +413,18 @@ def _identify(result: FileResult, package: XlsxPackage, manifest: CampaignManife
     if sheet.state == "visible":
         result.add("warning", "metadata-visible", "隐藏的考核表标识工作表被取消隐藏，内容未变，可以接受", META_SHEET)
     elif sheet.state == "hidden":
-        result.add("info", "metadata-visible", "考核表标识工作表由“非常隐藏”变为“隐藏”（LibreOffice 或 WPS 保存时会这样），内容未变", META_SHEET)
+        result.add(
+            "info",
+            "metadata-visible",
+            "考核表标识工作表由“非常隐藏”变为“隐藏”（LibreOffice 或 WPS 保存时会这样），内容未变",
+            META_SHEET,
+        )
     return record
 
 
-def _find_sheets(result: FileResult, package: XlsxPackage, record: dict[str, Any], titles: dict[str, str]) -> dict[str, RawSheet]:
+def _find_sheets(
+    result: FileResult, package: XlsxPackage, record: dict[str, Any], titles: dict[str, str]
+) -> dict[str, RawSheet]:
     """Unit sheets by unit: by name, or a renamed sheet recognised by its title row."""
     by_name = {sheet.name: sheet for sheet in package.sheets}
     found: dict[str, RawSheet] = {}
@@ -401,13 +433,26 @@ def _find_sheets(result: FileResult, package: XlsxPackage, record: dict[str, Any
     for entry in record["sheets"]:
         sheet = by_name.get(entry["name"])
         if sheet is None:
-            match = next((s for s in spare if (package.load(s).cells.get("A2") or RawCell(None)).text == titles[entry["unit"]]), None)
+            match = next(
+                (s for s in spare if (package.load(s).cells.get("A2") or RawCell(None)).text == titles[entry["unit"]]),
+                None,
+            )
             if match is not None:
                 spare.remove(match)
-                result.add("warning", "sheet-renamed", f"工作表“{entry['name']}”被改名为“{match.name}”，已按表内单位名识别；下次请勿改名", match.name)
+                result.add(
+                    "warning",
+                    "sheet-renamed",
+                    f"工作表“{entry['name']}”被改名为“{match.name}”，已按表内单位名识别；下次请勿改名",
+                    match.name,
+                )
                 sheet = match
         if sheet is None:
-            result.add("error", "sheet-missing", f"找不到单位“{entry['unit']}”的工作表“{entry['name']}”（被删除），该单位没有成绩；请补交", entry["name"])
+            result.add(
+                "error",
+                "sheet-missing",
+                f"找不到单位“{entry['unit']}”的工作表“{entry['name']}”（被删除），该单位没有成绩；请补交",
+                entry["name"],
+            )
             continue
         found[entry["unit"]] = package.load(sheet)
     for sheet in spare:
@@ -480,7 +525,12 @@ def _read_unit(
             continue
         assert cell.spec is not None
         style = package.style(raw.style) if raw is not None else None
-        entry = read_entry(raw, cell.spec, percent=style is not None and style.kind == "percent", date=style is not None and style.kind == "date")
+        entry = read_entry(
+            raw,
+            cell.spec,
+            percent=style is not None and style.kind == "percent",
+            date=style is not None and style.kind == "date",
+        )
         if entry.level is not None:
             result.add(entry.level, entry.code, f"{cell.label}：{entry.message}", sheet.name, cell.address)
         if entry.value is None:
@@ -496,14 +546,21 @@ def _read_unit(
     unit_record.remarks = dict(sheet.comments)
     for address, text in sheet.comments.items():
         result.add("info", "cell-comment", f"单元格批注已作为备注保留：{_short(text, 40)}", sheet.name, address)
-    scores = {item_id: score_item(rubric.item(item_id), unit_record.inputs, rubric.decimals) for item_id in layout.item_rows}
+    scores = {
+        item_id: score_item(rubric.item(item_id), unit_record.inputs, rubric.decimals) for item_id in layout.item_rows
+    }
     _check_reasons(result, sheet, layout, rubric, unit_record, scores)
     _check_caches(result, sheet, layout, scores)
     return unit_record
 
 
 def _check_reasons(
-    result: FileResult, sheet: RawSheet, layout: SheetLayout, rubric: Rubric, unit: UnitRecord, scores: dict[str, ItemScore]
+    result: FileResult,
+    sheet: RawSheet,
+    layout: SheetLayout,
+    rubric: Rubric,
+    unit: UnitRecord,
+    scores: dict[str, ItemScore],
 ) -> None:
     for item_id in layout.item_rows:
         item = rubric.item(item_id)
@@ -512,7 +569,13 @@ def _check_reasons(
         scored = scores[item_id]
         if (scored.score < item.max_points or scored.bonus > 0) and item_id not in unit.reasons:
             reason_cell = next(c.address for c in layout.inputs if c.item_id == item_id and c.field == "reason")
-            result.add("warning", "reason-missing", f"第 {item_id} 项有扣分或加分，但没有写明理由，请补充说明", sheet.name, reason_cell)
+            result.add(
+                "warning",
+                "reason-missing",
+                f"第 {item_id} 项有扣分或加分，但没有写明理由，请补充说明",
+                sheet.name,
+                reason_cell,
+            )
 
 
 def _check_caches(result: FileResult, sheet: RawSheet, layout: SheetLayout, scores: dict[str, ItemScore]) -> None:
@@ -531,7 +594,13 @@ def _check_caches(result: FileResult, sheet: RawSheet, layout: SheetLayout, scor
         if total.type == "e" or (cached is not None and cached != expected_total):
             stale.append(layout.total_cell)
     if stale:
-        result.add("info", "cache-stale", f"{len(stale)} 个公式格保存的结果与重新计算不同（如 {stale[0]}），以重新计算为准", sheet.name, stale[0])
+        result.add(
+            "info",
+            "cache-stale",
+            f"{len(stale)} 个公式格保存的结果与重新计算不同（如 {stale[0]}），以重新计算为准",
+            sheet.name,
+            stale[0],
+        )
 
 
 def _saved_at(package: XlsxPackage, path: Path) -> str:
@@ -570,7 +639,10 @@ def _read_package(result: FileResult, package: XlsxPackage, manifest: CampaignMa
     layout, expected = layouts.get(record)
     issued = issued_validations(layout)
     campaign = manifest.campaign
-    rows = {unit: unit_title_rows(campaign["title"], campaign["split"], record["assessor"], unit) for unit in record["units"]}
+    rows = {
+        unit: unit_title_rows(campaign["title"], campaign["split"], record["assessor"], unit)
+        for unit in record["units"]
+    }
     sheets = _find_sheets(result, package, record, {unit: titles[1][1] for unit, titles in rows.items()})
     for unit, sheet in sheets.items():
         title_cells = [Expected(ref(row, 0), text=text) for row, text, _ in rows[unit]]
@@ -578,7 +650,12 @@ def _read_package(result: FileResult, package: XlsxPackage, manifest: CampaignMa
         if changed:
             result.tampered = True
         if labels or changed > MAX_LISTED:
-            result.add("error", "label-changed", f"单位“{unit}”的表内容与下发的不一致，本表的填写值无法确认，不计分；请用原表重新填写", sheet.name)
+            result.add(
+                "error",
+                "label-changed",
+                f"单位“{unit}”的表内容与下发的不一致，本表的填写值无法确认，不计分；请用原表重新填写",
+                sheet.name,
+            )
             continue
         if not sheet.protected:
             result.add("warning", "protection-removed", "工作表保护被取消，锁定内容未变，可以接受", sheet.name)
@@ -588,7 +665,10 @@ def _read_package(result: FileResult, package: XlsxPackage, manifest: CampaignMa
     if summary is not None:
         # a renamed sheet is referred to by its new name (Excel rewrites the formulas);
         # the row of a deleted sheet cannot be checked
-        names = [sheets[unit].name if unit in sheets else entry["name"] for unit, entry in zip(record["units"], record["sheets"], strict=True)]
+        names = [
+            sheets[unit].name if unit in sheets else entry["name"]
+            for unit, entry in zip(record["units"], record["sheets"], strict=True)
+        ]
         cells = summary_cells(rubric, layout, record["assessor"], record["units"], names)
         missing_rows = {row for row, unit in enumerate(record["units"], start=SUMMARY_FIRST_ROW) if unit not in sheets}
         if compare_locked(result, package, summary, expected_cells(c for c in cells if c.row not in missing_rows))[0]:
@@ -602,7 +682,13 @@ def _read_package(result: FileResult, package: XlsxPackage, manifest: CampaignMa
         if not unit.done:
             level: Level = "warning" if unit.inputs else "info"
             hint = "已填写但" if unit.inputs else ""
-            result.add(level, "not-assessed", f"单位“{unit.unit}”{hint}未选“本单位考核已完成”，视为尚未考核，不计入排名", unit.sheet, ref(*DONE_CELL))
+            result.add(
+                level,
+                "not-assessed",
+                f"单位“{unit.unit}”{hint}未选“本单位考核已完成”，视为尚未考核，不计入排名",
+                unit.sheet,
+                ref(*DONE_CELL),
+            )
 
 
 def collect_files(targets: Iterable[Path]) -> list[Path]:

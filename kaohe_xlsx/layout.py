@@ -178,7 +178,7 @@ def amount_formula(rule: Rule, item: Item, cell: str, decimals: int) -> str | No
             expression = f"IF({cell}={text(level.label)},{num(level.points)},{expression})"
         return expression
     if isinstance(rule, Converted):
-        absent = f'OR({blank},{cell}={text(NOT_PARTICIPATING)})'
+        absent = f"OR({blank},{cell}={text(NOT_PARTICIPATING)})"
         if item.kind == "penalty":
             assert item.penalty_max is not None
             scaled = f"{num(item.penalty_max)}*({num(rule.source_max)}-{cell})/{num(rule.source_max)}"
@@ -245,9 +245,7 @@ def blank_amount(rule: Rule) -> Decimal | str:
     return "" if isinstance(rule, ZeroItem | Veto) else ZERO
 
 
-def build_sheet_layout(
-    rubric: Rubric, items: Iterable[Item], *, unit_rules: bool = True
-) -> SheetLayout:
+def build_sheet_layout(rubric: Rubric, items: Iterable[Item], *, unit_rules: bool = True) -> SheetLayout:
     """Lay out one unit sheet for ``items`` (in rubric order)."""
     wanted = {item.id for item in items}
     decimals = rubric.decimals
@@ -263,7 +261,14 @@ def build_sheet_layout(
         cells.append(Cell(row, col, "label", style, value, merge_to=merge_to))
 
     def add_input(
-        row: int, col: int, item_id: str, rule_id: str, fld: Field, spec: InputSpec | None, what: str, rule: Rule | None = None
+        row: int,
+        col: int,
+        item_id: str,
+        rule_id: str,
+        fld: Field,
+        spec: InputSpec | None,
+        what: str,
+        rule: Rule | None = None,
     ) -> None:
         style = "reason" if fld == "reason" else "input"
         cells.append(Cell(row, col, "input", style))
@@ -293,7 +298,9 @@ def build_sheet_layout(
         section_row = row
         section_rows[section.id] = row
         section_ids.append(section.id)
-        title = section.title + (f"（{section.assessor}考核）" if section.assessor and rubric.split == "assessor" else "")
+        title = section.title + (
+            f"（{section.assessor}考核）" if section.assessor and rubric.split == "assessor" else ""
+        )
         label(row, COL_ID, title, "section", merge_to=COL_TEXT)
         if section.points:
             cells.append(Cell(row, COL_POINTS, "number", "section_points", section.points))
@@ -309,7 +316,15 @@ def build_sheet_layout(
                 cells.append(Cell(row, COL_POINTS, "number", "points", item.max_points))
             add_input(row, COL_REASON, item.id, "", "reason", None, f"{item.id} 扣分、加分说明")
             if self_column:
-                add_input(row, COL_SELF, item.id, "", "self", InputSpec("number", ZERO, item.max_points, Decimal("0.1")), f"{item.id} 自查分")
+                add_input(
+                    row,
+                    COL_SELF,
+                    item.id,
+                    "",
+                    "self",
+                    InputSpec("number", ZERO, item.max_points, Decimal("0.1")),
+                    f"{item.id} 自查分",
+                )
             row += 1
             rule_cells: dict[str, tuple[str, str]] = {}
             for rule in item.rules:
@@ -350,18 +365,35 @@ def build_sheet_layout(
     bonus_value = sum((b for _, b in blank_scores), ZERO)
     subtotal_row, bonus_row, total_row = row, row + 1, row + 2
     label(subtotal_row, COL_ID, "得分小计", "total_label", merge_to=COL_AMOUNT)
-    cells.append(Cell(subtotal_row, COL_SCORE, "formula", "total", subtotal_value, "=" + rounded(_sum(section_score_cells), decimals)))
+    cells.append(
+        Cell(
+            subtotal_row,
+            COL_SCORE,
+            "formula",
+            "total",
+            subtotal_value,
+            "=" + rounded(_sum(section_score_cells), decimals),
+        )
+    )
     label(bonus_row, COL_ID, "加分合计", "total_label", merge_to=COL_AMOUNT)
     bonus_sum = rounded(f"SUM({ref(first_item_row, COL_BONUS)}:{ref(last_item_row, COL_BONUS)})", decimals)
     cells.append(Cell(bonus_row, COL_SCORE, "formula", "total", bonus_value, "=" + bonus_sum))
     workbook_part = next((c.title for c in rubric.components if c.source == "workbook"), "")
-    label(total_row, COL_ID, f"总分（{workbook_part}）" if workbook_part else "总分", "total_label", merge_to=COL_AMOUNT)
+    label(
+        total_row, COL_ID, f"总分（{workbook_part}）" if workbook_part else "总分", "total_label", merge_to=COL_AMOUNT
+    )
     total_formula = rounded(f"{ref(subtotal_row, COL_SCORE)}+{ref(bonus_row, COL_SCORE)}", decimals)
     cells.append(Cell(total_row, COL_SCORE, "formula", "total", subtotal_value + bonus_value, "=" + total_formula))
     row = total_row + 1
     for component in rubric.components:
         if component.source == "import":
-            label(row, COL_ID, f"{component.title}占 {fmt(component.weight * 100)}%，由办公室导入，不在本表填写。", "note", merge_to=last_col)
+            label(
+                row,
+                COL_ID,
+                f"{component.title}占 {fmt(component.weight * 100)}%，由办公室导入，不在本表填写。",
+                "note",
+                merge_to=last_col,
+            )
             row += 1
     row += 1
     label(row, COL_ID, "考核组长签字：", "signature", merge_to=COL_TEXT)
@@ -390,7 +422,9 @@ def unit_title_rows(title: str, split: str, assessor: str, unit: str) -> list[tu
     return [(0, f"{title}评分表", "title"), (1, f"被考核单位：{unit}　　{who}：{assessor}", "subtitle")]
 
 
-def summary_cells(rubric: Rubric, layout: SheetLayout, assessor: str, units: Sequence[str], names: Sequence[str]) -> list[Cell]:
+def summary_cells(
+    rubric: Rubric, layout: SheetLayout, assessor: str, units: Sequence[str], names: Sequence[str]
+) -> list[Cell]:
     """The 汇总 sheet: one row per unit, formulas over the unit sheets, internal rank, status."""
     cached = {cell.address: cell.value for cell in layout.cells if cell.role == "formula"}
     sections = [s for s in rubric.sections if s.id in layout.section_rows]
@@ -409,7 +443,16 @@ def summary_cells(rubric: Rubric, layout: SheetLayout, assessor: str, units: Seq
         for col, source in enumerate(sources, start=2):
             style = "total" if col == total_col else "cell_center"
             cells.append(Cell(row, col, "formula", style, cached[source], f"={sheet_ref(name, source)}"))
-        cells.append(Cell(row, total_col + 1, "formula", "cell_center", Decimal(1), f"=_xlfn.RANK.EQ({ref(row, total_col)},{column})"))
+        cells.append(
+            Cell(
+                row,
+                total_col + 1,
+                "formula",
+                "cell_center",
+                Decimal(1),
+                f"=_xlfn.RANK.EQ({ref(row, total_col)},{column})",
+            )
+        )
         status = f'=IF({sheet_ref(name, ref(*DONE_CELL))}="{YES}","已完成","未完成")'
         cells.append(Cell(row, total_col + 2, "formula", "cell_center", "未完成", status))
     return cells

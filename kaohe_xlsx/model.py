@@ -14,7 +14,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Literal, Union
+from typing import Literal
 
 YES = "是"
 NO = "否"
@@ -91,7 +91,7 @@ class Rule(ABC):
 
 @dataclass(frozen=True)
 class CountDeduction(Rule):
-    """"少一项扣1分": count × per, capped at ``cap`` when the seed caps it."""
+    """ "少一项扣1分": count × per, capped at ``cap`` when the seed caps it."""
 
     per: Decimal = Decimal(1)
     max_count: int = 0
@@ -110,7 +110,7 @@ class CountDeduction(Rule):
 
 @dataclass(frozen=True)
 class ShortfallDeduction(Rule):
-    """"不少于6次，缺一次扣2分": record the actual number, the shortfall is deducted."""
+    """ "不少于6次，缺一次扣2分": record the actual number, the shortfall is deducted."""
 
     target: int = 0
     per: Decimal = Decimal(1)
@@ -128,7 +128,7 @@ class ShortfallDeduction(Rule):
 
 @dataclass(frozen=True)
 class StepDeduction(Rule):
-    """"低于90%的，每少10个百分点扣1分": full steps beyond a threshold, ``per`` each.
+    """ "低于90%的，每少10个百分点扣1分": full steps beyond a threshold, ``per`` each.
 
     ``direction`` "below" counts steps under the threshold, "above" steps over it.
     """
@@ -154,7 +154,7 @@ class StepDeduction(Rule):
 
 @dataclass(frozen=True)
 class FixedDeduction(Rule):
-    """"分工不清、职责不明扣2分": 是 deducts ``amount``."""
+    """ "分工不清、职责不明扣2分": 是 deducts ``amount``."""
 
     amount: Decimal = Decimal(0)
 
@@ -170,7 +170,7 @@ class FixedDeduction(Rule):
 
 @dataclass(frozen=True)
 class RangeDeduction(Rule):
-    """"扣1—3分" or "酌情扣分": an amount of 0 or within [minimum, maximum] on ``step``.
+    """ "扣1—3分" or "酌情扣分": an amount of 0 or within [minimum, maximum] on ``step``.
 
     A discretionary deduction ("酌情扣分") has ``minimum`` 0 and ``maximum`` the item's points.
     """
@@ -193,7 +193,7 @@ class RangeDeduction(Rule):
 
 @dataclass(frozen=True)
 class ZeroItem(Rule):
-    """"此项不得分": 是 sets the item to 0; its bonuses go too unless ``bonus_survives``."""
+    """ "此项不得分": 是 sets the item to 0; its bonuses go too unless ``bonus_survives``."""
 
     bonus_survives: bool = False
 
@@ -208,7 +208,7 @@ class ZeroItem(Rule):
 
 @dataclass(frozen=True)
 class FixedBonus(Rule):
-    """"论文被省里表彰的加2分": 是 adds ``amount`` beyond the item maximum."""
+    """ "论文被省里表彰的加2分": 是 adds ``amount`` beyond the item maximum."""
 
     amount: Decimal = Decimal(0)
 
@@ -230,7 +230,7 @@ class Level:
 
 @dataclass(frozen=True)
 class LevelBonus(Rule):
-    """"国家级加5分，省、市、工委分别加3、2、1分": one choice, the highest level only."""
+    """ "国家级加5分，省、市、工委分别加3、2、1分": one choice, the highest level only."""
 
     levels: tuple[Level, ...] = ()
 
@@ -253,7 +253,7 @@ class LevelBonus(Rule):
 
 @dataclass(frozen=True)
 class CountBonus(Rule):
-    """"每条加0.5分，累计不超过3分": count × per, capped at ``cap``."""
+    """ "每条加0.5分，累计不超过3分": count × per, capped at ``cap``."""
 
     per: Decimal = Decimal(1)
     max_count: int = 0
@@ -272,7 +272,7 @@ class CountBonus(Rule):
 
 @dataclass(frozen=True)
 class Award(Rule):
-    """"按时完成……的得0.5分": 是 earns ``amount`` on an item scored upwards from 0.
+    """ "按时完成……的得0.5分": 是 earns ``amount`` on an item scored upwards from 0.
 
     Awards of one ``group`` exclude the other groups' (成员单位 / 非成员单位).
     """
@@ -292,7 +292,7 @@ class Award(Rule):
 
 @dataclass(frozen=True)
 class Veto(Rule):
-    """"出现违法案件的取消当年评先资格": 是 leaves the score but limits the grade.
+    """ "出现违法案件的取消当年评先资格": 是 leaves the score but limits the grade.
 
     ``no_excellence`` bars the top grade and commendation; ``force_grade`` sets ``grade``.
     """
@@ -313,7 +313,7 @@ class Veto(Rule):
 
 @dataclass(frozen=True)
 class Converted(Rule):
-    """"按工业竞赛活动考核得分折算": another assessment's score scaled to this item.
+    """ "按工业竞赛活动考核得分折算": another assessment's score scaled to this item.
 
     On a penalty item the shortfall is scaled: penalty = max × (1 − score / source_max).
     ``average_for_non_participants``: "不参加的部门单位得参加部门单位考核得分的平均分".
@@ -336,12 +336,14 @@ class Converted(Rule):
 
     def summary(self) -> str:
         text = f"填“{self.source}”得分（满分 {fmt(self.source_max)}），按比例折算"
-        return text + (f"；不参加的填“{NOT_PARTICIPATING}”，得参加单位的平均分" if self.average_for_non_participants else "")
+        return text + (
+            f"；不参加的填“{NOT_PARTICIPATING}”，得参加单位的平均分" if self.average_for_non_participants else ""
+        )
 
 
 @dataclass(frozen=True)
 class WeightedPart(Rule):
-    """"半年进行一次初评,分值占年度的1/4": one part of a weighted item, on the item's scale."""
+    """ "半年进行一次初评,分值占年度的1/4": one part of a weighted item, on the item's scale."""
 
     weight: Decimal = Decimal(1)
 
@@ -354,21 +356,21 @@ class WeightedPart(Rule):
         return f"按本项分值填写，占本项的 {fmt(self.weight * 100)}%"
 
 
-AnyRule = Union[
-    CountDeduction,
-    ShortfallDeduction,
-    StepDeduction,
-    FixedDeduction,
-    RangeDeduction,
-    ZeroItem,
-    FixedBonus,
-    LevelBonus,
-    CountBonus,
-    Award,
-    Veto,
-    Converted,
-    WeightedPart,
-]
+AnyRule = (
+    CountDeduction
+    | ShortfallDeduction
+    | StepDeduction
+    | FixedDeduction
+    | RangeDeduction
+    | ZeroItem
+    | FixedBonus
+    | LevelBonus
+    | CountBonus
+    | Award
+    | Veto
+    | Converted
+    | WeightedPart
+)
 
 RULE_TYPES: dict[str, type[Rule]] = {
     cls.kind: cls

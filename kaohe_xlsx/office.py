@@ -20,7 +20,9 @@ def to_pdf(source: Path, out_dir: Path) -> Path:
     """Convert ``source`` to ``out_dir/<stem>.pdf`` with a private, throwaway profile."""
     program = soffice()
     if program is None:
-        raise KaoheError("未安装 LibreOffice，无法生成 PDF（Debian/Ubuntu：apt-get install libreoffice-calc-nogui）；排名表 .xlsx 已生成，可用 Excel 或 WPS 打印")
+        raise KaoheError(
+            "未安装 LibreOffice，无法生成 PDF（Debian/Ubuntu：apt-get install libreoffice-calc-nogui）；排名表 .xlsx 已生成，可用 Excel 或 WPS 打印"
+        )
     with tempfile.TemporaryDirectory(prefix="kaohe-lo-") as profile:
         command = [
             program,

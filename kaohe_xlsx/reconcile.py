@@ -89,7 +89,9 @@ def _settle_duplicates(files: Sequence[FileResult], options: Options, issues: li
             continue
         if result.sha256 in seen_bytes:
             first = seen_bytes[result.sha256]
-            _add(issues, "info", "duplicate-file", result.name, f"与 {first.name} 完全相同（同一文件收到两次），只计一次")
+            _add(
+                issues, "info", "duplicate-file", result.name, f"与 {first.name} 完全相同（同一文件收到两次），只计一次"
+            )
             continue
         seen_bytes[result.sha256] = result
         by_workbook.setdefault(result.workbook_id, []).append(result)
@@ -102,13 +104,21 @@ def _settle_duplicates(files: Sequence[FileResult], options: Options, issues: li
         different = [c for c in copies[1:] if _entries(c) != _entries(first)]
         if not different:
             names = "、".join(c.name for c in copies[1:])
-            _add(issues, "info", "duplicate-identical", first.name, f"{names} 是同一份考核表，填写内容完全相同，只计一次")
+            _add(
+                issues, "info", "duplicate-identical", first.name, f"{names} 是同一份考核表，填写内容完全相同，只计一次"
+            )
             chosen.append(first)
             continue
         pick = _pick(copies, options)
         if pick is not None:
             others = "、".join(c.name for c in copies if c is not pick)
-            _add(issues, "info", "duplicate-conflict", pick.name, f"同一份考核表收到多个不同版本（{others}），按办公室的选择采用本文件")
+            _add(
+                issues,
+                "info",
+                "duplicate-conflict",
+                pick.name,
+                f"同一份考核表收到多个不同版本（{others}），按办公室的选择采用本文件",
+            )
             chosen.append(pick)
             continue
         for other in different:
@@ -145,7 +155,13 @@ def _differences(a: FileResult, b: FileResult) -> list[tuple[str, str, str]]:
         for key in sorted(set(record.inputs) | set(other.inputs)):
             if record.inputs.get(key) != other.inputs.get(key):
                 cell = record.addresses.get(key) or other.addresses.get(key, "")
-                lines.append((record.sheet, cell, f"与 {a.name} 不同：本文件为 {_show(record.inputs.get(key))}，{a.name} 为 {_show(other.inputs.get(key))}"))
+                lines.append(
+                    (
+                        record.sheet,
+                        cell,
+                        f"与 {a.name} 不同：本文件为 {_show(record.inputs.get(key))}，{a.name} 为 {_show(other.inputs.get(key))}",
+                    )
+                )
     return lines
 
 
@@ -165,7 +181,9 @@ def _pick(copies: Sequence[FileResult], options: Options) -> FileResult | None:
     return next((c for c in copies if options.prefer and c.name == options.prefer), None)
 
 
-def load_imports(path: Path, rubric: Rubric, units: Iterable[str]) -> tuple[dict[str, dict[str, Decimal | None]], dict[str, dict[tuple[str, str], Value]], list[Issue]]:
+def load_imports(
+    path: Path, rubric: Rubric, units: Iterable[str]
+) -> tuple[dict[str, dict[str, Decimal | None]], dict[str, dict[tuple[str, str], Value]], list[Issue]]:
     """An office table of imported scores, by unit: components (网上考核) and 折算/加权 items.
 
     Columns: 单位, then component titles, item ids ("1.3.1") or item titles ("工业竞赛"),
@@ -175,7 +193,11 @@ def load_imports(path: Path, rubric: Rubric, units: Iterable[str]) -> tuple[dict
 
     issues: list[Issue] = []
     try:
-        table = pd.read_csv(path, dtype=str, encoding="utf-8-sig") if path.suffix.lower() == ".csv" else pd.read_excel(path, dtype=str)
+        table = (
+            pd.read_csv(path, dtype=str, encoding="utf-8-sig")
+            if path.suffix.lower() == ".csv"
+            else pd.read_excel(path, dtype=str)
+        )
     except Exception as exc:  # pandas raises many kinds; all mean "cannot read this table"
         raise KaoheError(f"无法读取导入成绩表 {path.name}：{exc}") from exc
     table.columns = [str(c).strip() for c in table.columns]
@@ -201,7 +223,14 @@ def load_imports(path: Path, rubric: Rubric, units: Iterable[str]) -> tuple[dict
         unit = str(row["单位"]).strip()
         line = int(index) + 2  # type: ignore[call-overload]
         if unit not in known_units:
-            _add(issues, "warning", "import-unit", path.name, f"第 {line} 行单位“{unit}”不在名单中，已忽略", cell=f"第{line}行")
+            _add(
+                issues,
+                "warning",
+                "import-unit",
+                path.name,
+                f"第 {line} 行单位“{unit}”不在名单中，已忽略",
+                cell=f"第{line}行",
+            )
             continue
         for column, target in targets.items():
             if column not in table.columns:
@@ -217,7 +246,14 @@ def load_imports(path: Path, rubric: Rubric, units: Iterable[str]) -> tuple[dict
                 try:
                     value = Decimal(text)
                 except ArithmeticError:
-                    _add(issues, "error", "import-value", path.name, f"第 {line} 行“{column}”的值“{text}”不是数字", cell=f"第{line}行")
+                    _add(
+                        issues,
+                        "error",
+                        "import-value",
+                        path.name,
+                        f"第 {line} 行“{column}”的值“{text}”不是数字",
+                        cell=f"第{line}行",
+                    )
                     continue
             if isinstance(target, str):
                 components.setdefault(unit, {})[target] = value if isinstance(value, Decimal) else None
@@ -233,7 +269,9 @@ def reconcile(manifest: CampaignManifest, files: Sequence[FileResult], options: 
     for result in files:
         if result.tampered and result.name in options.accept:
             result.issues = [
-                Issue("warning", i.code, i.file, i.message + "（办公室已确认接受此文件）", i.sheet, i.cell) if i.code in TAMPERING else i
+                Issue("warning", i.code, i.file, i.message + "（办公室已确认接受此文件）", i.sheet, i.cell)
+                if i.code in TAMPERING
+                else i
                 for i in result.issues
             ]
             result.tampered = False
@@ -252,7 +290,13 @@ def reconcile(manifest: CampaignManifest, files: Sequence[FileResult], options: 
     received = {result.workbook_id for result in chosen}
     for workbook in manifest.data["workbooks"]:
         if workbook["id"] not in received:
-            _add(issues, "error", "workbook-missing", workbook["file"], f"没有收到“{workbook['assessor']}”的考核表（编号 {workbook['id']}），其 {len(workbook['units'])} 个单位没有成绩")
+            _add(
+                issues,
+                "error",
+                "workbook-missing",
+                workbook["file"],
+                f"没有收到“{workbook['assessor']}”的考核表（编号 {workbook['id']}），其 {len(workbook['units'])} 个单位没有成绩",
+            )
     expected_items = {w["id"]: w for w in manifest.data["workbooks"]}
     for outcome in outcomes.values():
         _check_coverage(outcome, expected_items, issues)
@@ -285,7 +329,13 @@ def reconcile(manifest: CampaignManifest, files: Sequence[FileResult], options: 
     stats = group_statistics(outcomes.values())
     for row in stats:
         if row.flag:
-            _add(issues, "warning", "group-leniency", OFFICE, f"{row.group}的平均分 {row.mean:.2f} 与其他组相差较大（{row.flag}），请留意评分尺度是否一致")
+            _add(
+                issues,
+                "warning",
+                "group-leniency",
+                OFFICE,
+                f"{row.group}的平均分 {row.mean:.2f} 与其他组相差较大（{row.flag}），请留意评分尺度是否一致",
+            )
     return CampaignResult(manifest, list(files), outcomes, issues, stats, components)
 
 
@@ -301,14 +351,29 @@ def _check_coverage(outcome: UnitOutcome, workbooks: Mapping[str, dict[str, Any]
             outcome.problems.append(f"缺少“{workbook['assessor']}”的评分")
         elif not any(r.done for r in records):
             outcome.problems.append(f"“{workbook['assessor']}”尚未完成考核")
-            _add(issues, "warning", "unit-unfinished", records[0].file, f"单位“{outcome.unit}”尚未标记考核完成，不计入排名", records[0].sheet, "D3")
+            _add(
+                issues,
+                "warning",
+                "unit-unfinished",
+                records[0].file,
+                f"单位“{outcome.unit}”尚未标记考核完成，不计入排名",
+                records[0].sheet,
+                "D3",
+            )
     if not outcome.records and expected:
         _add(issues, "error", "unit-missing", OFFICE, f"单位“{outcome.unit}”（{outcome.group}）没有成绩")
     items: dict[str, str] = {}
     for record in outcome.records:
         for item_id in record.item_ids:
             if item_id in items and items[item_id] != record.workbook_id:
-                _add(issues, "error", "unit-duplicate", record.file, f"单位“{outcome.unit}”的第 {item_id} 项被两份考核表评分", record.sheet)
+                _add(
+                    issues,
+                    "error",
+                    "unit-duplicate",
+                    record.file,
+                    f"单位“{outcome.unit}”的第 {item_id} 项被两份考核表评分",
+                    record.sheet,
+                )
                 outcome.problems.append(f"第 {item_id} 项被重复评分")
             items[item_id] = record.workbook_id
 
@@ -323,7 +388,13 @@ def _check_imports(
     for component in rubric.components:
         if component.source == "import" and components.get(outcome.unit, {}).get(component.id) is None:
             outcome.problems.append(f"缺少导入的{component.title}成绩")
-            _add(issues, "error", "import-missing", OFFICE, f"单位“{outcome.unit}”没有{component.title}成绩，请用 --imports 导入成绩表")
+            _add(
+                issues,
+                "error",
+                "import-missing",
+                OFFICE,
+                f"单位“{outcome.unit}”没有{component.title}成绩，请用 --imports 导入成绩表",
+            )
     assessed = {item_id for record in outcome.records for item_id in record.item_ids}
     for item in rubric.items:
         if item.id in assessed:
@@ -334,7 +405,9 @@ def _check_imports(
 
 
 def _rank(outcomes: Mapping[str, UnitOutcome]) -> None:
-    complete = {unit: o for unit, o in outcomes.items() if o.complete and o.score is not None and o.score.total is not None}
+    complete = {
+        unit: o for unit, o in outcomes.items() if o.complete and o.score is not None and o.score.total is not None
+    }
     ranks = competition_rank({unit: [o.score.total] for unit, o in complete.items()})  # type: ignore[union-attr]
     for unit, rank in ranks.items():
         outcomes[unit].rank = rank
@@ -382,7 +455,11 @@ def group_statistics(outcomes: Iterable[UnitOutcome]) -> list[GroupStats]:
             distance = means[group] - statistics.median(others)
             if abs(distance) > max(2.5 * uncertainty, 1.0):
                 flag = "明显偏高" if distance > 0 else "明显偏低"
-        stats.append(GroupStats(group, len(values), means[group], statistics.median(values), spread, min(values), max(values), flag))
+        stats.append(
+            GroupStats(
+                group, len(values), means[group], statistics.median(values), spread, min(values), max(values), flag
+            )
+        )
     return stats
 
 

@@ -36,10 +36,24 @@ class _Formats:
         fonts = template["fonts"]
         colours = template["colours"]
         body = {"font_name": fonts["body"], "font_size": fonts["body_size"], "valign": "vcenter", "border": 1}
-        self.title = workbook.add_format({"font_name": fonts["title"], "font_size": fonts["title_size"], "bold": True, "align": "center"})
-        self.subtitle = workbook.add_format({"font_name": fonts["body"], "font_size": fonts["small_size"], "align": "center"})
-        self.warning = workbook.add_format({"font_name": fonts["title"], "font_size": fonts["subtitle_size"], "bold": True, "font_color": "#C00000", "align": "center"})
-        self.header = workbook.add_format({**body, "bold": True, "align": "center", "text_wrap": True, "bg_color": colours["header"]})
+        self.title = workbook.add_format(
+            {"font_name": fonts["title"], "font_size": fonts["title_size"], "bold": True, "align": "center"}
+        )
+        self.subtitle = workbook.add_format(
+            {"font_name": fonts["body"], "font_size": fonts["small_size"], "align": "center"}
+        )
+        self.warning = workbook.add_format(
+            {
+                "font_name": fonts["title"],
+                "font_size": fonts["subtitle_size"],
+                "bold": True,
+                "font_color": "#C00000",
+                "align": "center",
+            }
+        )
+        self.header = workbook.add_format(
+            {**body, "bold": True, "align": "center", "text_wrap": True, "bg_color": colours["header"]}
+        )
         self.cell = workbook.add_format(body)
         self.wrap = workbook.add_format({**body, "text_wrap": True})
         self.center = workbook.add_format({**body, "align": "center"})
@@ -56,8 +70,16 @@ class _Writer:
         self.rubric = result.rubric
 
     def write(self, path: Path, only_ranking: bool = False) -> None:
-        workbook = xlsxwriter.Workbook(str(path), {"strings_to_numbers": False, "strings_to_formulas": False, "strings_to_urls": False})
-        workbook.set_properties({"title": f"{self.campaign['title']}综合排名", "author": self.campaign.get("office", ""), "created": self.generated})
+        workbook = xlsxwriter.Workbook(
+            str(path), {"strings_to_numbers": False, "strings_to_formulas": False, "strings_to_urls": False}
+        )
+        workbook.set_properties(
+            {
+                "title": f"{self.campaign['title']}综合排名",
+                "author": self.campaign.get("office", ""),
+                "created": self.generated,
+            }
+        )
         formats = _Formats(workbook, self.template)
         self._ranking(workbook.add_worksheet("综合排名"), formats)
         if only_ranking:
@@ -79,7 +101,12 @@ class _Writer:
         row = 1
         if not self.result.complete:
             checked(ws.merge_range(row, 0, row, width - 1, "", formats.warning), "状态")
-            checked(ws.write_string(row, 0, "未完成：尚有单位未考核完毕或存在待处理的问题，本排名仅供核对", formats.warning), "状态")
+            checked(
+                ws.write_string(
+                    row, 0, "未完成：尚有单位未考核完毕或存在待处理的问题，本排名仅供核对", formats.warning
+                ),
+                "状态",
+            )
             row += 1
         stamp = self.generated.astimezone().strftime("%Y-%m-%d %H:%M")
         note = f"考评细则：{self.rubric.title}（{self.rubric.id}）　生成时间：{stamp}"
@@ -180,10 +207,18 @@ class _Writer:
             members.sort(key=lambda o: (o.group_rank is None, o.group_rank or 0, o.unit))
             for outcome in members:
                 total = outcome.score.total if outcome.score and outcome.complete else None
-                values: list[Any] = [group, outcome.group_rank or "", outcome.rank or "", outcome.unit, _number(total) if total is not None else outcome.status]
+                values: list[Any] = [
+                    group,
+                    outcome.group_rank or "",
+                    outcome.rank or "",
+                    outcome.unit,
+                    _number(total) if total is not None else outcome.status,
+                ]
                 for col, value in enumerate(values):
                     if isinstance(value, str):
-                        checked(ws.write_string(row, col, value, formats.cell if col in (0, 3) else formats.center), "分组")
+                        checked(
+                            ws.write_string(row, col, value, formats.cell if col in (0, 3) else formats.center), "分组"
+                        )
                     else:
                         checked(ws.write_number(row, col, value, formats.center), "分组")
                 row += 1
@@ -194,7 +229,19 @@ class _Writer:
         self._print(ws, header_row, landscape=False)
 
     def _details(self, ws: Worksheet, formats: _Formats) -> None:
-        headers = ["单位", "考核组", "项目", "分值", "填写", "得分", "加分", "扣分、加分说明", "来源文件", "工作表", "填写格"]
+        headers = [
+            "单位",
+            "考核组",
+            "项目",
+            "分值",
+            "填写",
+            "得分",
+            "加分",
+            "扣分、加分说明",
+            "来源文件",
+            "工作表",
+            "填写格",
+        ]
         row = 0
         for col, text in enumerate(headers):
             checked(ws.write_string(row, col, text, formats.header), "表头")
@@ -207,7 +254,11 @@ class _Writer:
                 scored = outcome.score.items[item.id]
                 record = by_item.get(item.id)
                 keys = [(item.id, rule.id) for rule in item.rules]
-                entries = "；".join(f"{rule_id}={record.entries[(item_id, rule_id)]}" for item_id, rule_id in keys if record and (item_id, rule_id) in record.entries)
+                entries = "；".join(
+                    f"{rule_id}={record.entries[(item_id, rule_id)]}"
+                    for item_id, rule_id in keys
+                    if record and (item_id, rule_id) in record.entries
+                )
                 cells = "、".join(record.addresses[key] for key in keys if record and key in record.addresses)
                 row += 1
                 values: list[Any] = [
@@ -244,7 +295,9 @@ class _Writer:
         order = {"error": 0, "warning": 1, "info": 2}
         issues = sorted(self.result.all_issues, key=lambda i: order[i.level])
         for row, issue in enumerate(issues, start=1):
-            for col, value in enumerate((LEVEL_LABELS[issue.level], issue.file, issue.sheet, issue.cell, issue.message, issue.code)):
+            for col, value in enumerate(
+                (LEVEL_LABELS[issue.level], issue.file, issue.sheet, issue.cell, issue.message, issue.code)
+            ):
                 checked(ws.write_string(row, col, value, formats.wrap if col == 4 else formats.cell), "核对报告")
         ws.set_column(0, 0, 6)
         ws.set_column(1, 1, 26)
@@ -327,4 +380,3 @@ def write_ranking(
     ``only_ranking`` writes the 综合排名 sheet alone, for printing."""
     writer = _Writer(result, template or load_template(), now or datetime.now(UTC).replace(microsecond=0))
     writer.write(path, only_ranking)
-

@@ -228,10 +228,7 @@ def _collect_members(table: _Table, groups: dict[str, _GroupDraft], problems: li
     known = "、".join(d.name for d in groups.values()) or "（无）"
     for group_name, rows in unknown.items():
         more = f"（共 {len(rows)} 行：第 {_rows_text(rows)} 行）" if len(rows) > 1 else ""
-        problems.append(
-            f"{table.at(rows[0])} 考核组“{group_name}”不在考核单位名单中{more}；"
-            f"名单中的考核组有：{known}"
-        )
+        problems.append(f"{table.at(rows[0])} 考核组“{group_name}”不在考核单位名单中{more}；名单中的考核组有：{known}")
     for draft in groups.values():
         if any(m.role == LEADER for m in draft.members):
             continue
@@ -440,17 +437,14 @@ def _table(
         first = next((cells for _, cells in grid if any(_key(c) for c in cells)), [])
         found = "、".join(_key(c) for c in first if _key(c)) or "（文件是空的）"
         problems.append(
-            f"[{label}] 缺少必填列“{'”“'.join(required)}”：没有找到含“{required[-1]}”的标题行；"
-            f"第一行是：{found}"
+            f"[{label}] 缺少必填列“{'”“'.join(required)}”：没有找到含“{required[-1]}”的标题行；第一行是：{found}"
         )
         return None
     header_number, header = grid[header_at]
     columns = _map_columns(header)
     missing = [c for c in required if c not in columns]
     if missing:
-        problems.append(
-            f"[{label} 第 {header_number} 行] 缺少必填列“{'”“'.join(missing)}”，请在标题行补上"
-        )
+        problems.append(f"[{label} 第 {header_number} 行] 缺少必填列“{'”“'.join(missing)}”，请在标题行补上")
         return None
     rows = []
     for number, cells in grid[header_at + 1 :]:
@@ -459,9 +453,7 @@ def _table(
             continue
         for name, value in values.items():
             if isinstance(value, _Formula) and name in (COL_UNIT, COL_GROUP, COL_NAME):
-                problems.append(
-                    f"[{label} 第 {number} 行] “{name}”列是公式（{value}），请改为直接填写文字"
-                )
+                problems.append(f"[{label} 第 {number} 行] “{name}”列是公式（{value}），请改为直接填写文字")
         rows.append(_Row(number, {name: str(value) for name, value in values.items()}))
     return _Table(label, frozenset(columns), tuple(rows), has_groups_sheet)
 

@@ -383,7 +383,11 @@ def _validate_rule(rubric: Rubric, rule: AnyRule, budget: Decimal | None, place:
     for name, value in amounts.items():
         if value is not None and value < 0:
             place.at(name).fail(f"不能为负数，实际为 {fmt(value)}")
-        if value is not None and name not in ("threshold", "minimum", "maximum", "source_max") and _decimals(value) > rubric.decimals:
+        if (
+            value is not None
+            and name not in ("threshold", "minimum", "maximum", "source_max")
+            and _decimals(value) > rubric.decimals
+        ):
             place.at(name).fail(f"小数位数超过规则库精度（{rubric.decimals} 位）")
     for name in ("per", "amount", "step", "input_step"):
         if name in amounts and amounts[name] == 0:

@@ -149,7 +149,9 @@ def fill_workbook(source: Path, target: Path, entries: dict[str, dict[str, Entry
     return target
 
 
-def fill_campaign(manifest: CampaignManifest, issued_dir: Path, out_dir: Path, *, seed: int = 2017, force: bool = False) -> list[Path]:
+def fill_campaign(
+    manifest: CampaignManifest, issued_dir: Path, out_dir: Path, *, seed: int = 2017, force: bool = False
+) -> list[Path]:
     """Fill every issued workbook of the campaign; return the returned files' paths."""
     rng = random.Random(seed)
     workbooks = manifest.data["workbooks"]
@@ -157,7 +159,9 @@ def fill_campaign(manifest: CampaignManifest, issued_dir: Path, out_dir: Path, *
     units = [unit for w in workbooks for unit in w["units"]]
     veto_unit = rng.choice(units) if units else None
     out_dir.mkdir(parents=True, exist_ok=True)
-    targets = [out_dir / RETURNED_NAMES[i % len(RETURNED_NAMES)].format(group=w["assessor"]) for i, w in enumerate(workbooks)]
+    targets = [
+        out_dir / RETURNED_NAMES[i % len(RETURNED_NAMES)].format(group=w["assessor"]) for i, w in enumerate(workbooks)
+    ]
     existing = [t.name for t in targets if t.exists()]
     if existing and not force:
         raise KaoheError(f"{out_dir} 中已有 {'、'.join(existing)}；确需覆盖请加 --force")
@@ -170,4 +174,3 @@ def fill_campaign(manifest: CampaignManifest, issued_dir: Path, out_dir: Path, *
         entries = sample_entries(manifest, workbook, rng, temper, veto_unit if veto_unit in workbook["units"] else None)
         filled.append(fill_workbook(source, target, entries))
     return filled
-

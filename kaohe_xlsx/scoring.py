@@ -96,8 +96,10 @@ class UnitScore:
 def quantize(value: Decimal, decimals: int) -> Decimal:
     """Round half away from zero to ``decimals`` places, as the spreadsheet's ROUND does."""
     exponent = Decimal(1).scaleb(-decimals)
-    return value.quantize(exponent, rounding=ROUND_HALF_UP) if value >= 0 else -(-value).quantize(
-        exponent, rounding=ROUND_HALF_UP
+    return (
+        value.quantize(exponent, rounding=ROUND_HALF_UP)
+        if value >= 0
+        else -(-value).quantize(exponent, rounding=ROUND_HALF_UP)
     )
 
 
@@ -111,7 +113,9 @@ def _flag(value: Value) -> bool:
     return value is True
 
 
-def deduction_amount(rule: CountDeduction | ShortfallDeduction | StepDeduction | FixedDeduction | RangeDeduction, value: Value) -> Decimal:
+def deduction_amount(
+    rule: CountDeduction | ShortfallDeduction | StepDeduction | FixedDeduction | RangeDeduction, value: Value
+) -> Decimal:
     """What one deduction rule takes off for one input (before the item's floor at zero)."""
     if isinstance(rule, CountDeduction):
         amount = _decimal(value) * rule.per
@@ -185,7 +189,13 @@ def score_item(item: Item, inputs: Inputs, decimals: int = 2, average: Decimal |
                 converted = average if average is not None else ZERO
             else:
                 converted = converted_score(item, rule, _decimal(value), decimals)
-            lines.append(Line(rule.id, converted, f"{rule.label}：{'不参加，取平均分' if used_average else '折算'} {fmt(converted)} 分"))
+            lines.append(
+                Line(
+                    rule.id,
+                    converted,
+                    f"{rule.label}：{'不参加，取平均分' if used_average else '折算'} {fmt(converted)} 分",
+                )
+            )
         elif isinstance(rule, WeightedPart):
             weighted += rule.weight * _decimal(value)
 
@@ -285,7 +295,7 @@ def score_unit(
 
 
 def participant_averages(rubric: Rubric, units: Mapping[str, Inputs]) -> dict[str, Decimal]:
-    """"不参加的部门单位得参加部门单位考核得分的平均分": the participants' average, by item."""
+    """ "不参加的部门单位得参加部门单位考核得分的平均分": the participants' average, by item."""
     averages: dict[str, Decimal] = {}
     for item in rubric.items:
         rule = next((r for r in item.rules if isinstance(r, Converted) and r.average_for_non_participants), None)

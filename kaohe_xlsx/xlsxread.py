@@ -14,6 +14,7 @@ written, so ``0.30000000000000004`` is seen as such) with their type.
 
 from __future__ import annotations
 
+import contextlib
 import posixpath
 import re
 import zipfile
@@ -29,7 +30,39 @@ CellType = Literal["n", "s", "str", "inlineStr", "b", "e", "d"]
 SheetState = Literal["visible", "hidden", "veryHidden"]
 
 # Built-in number formats that show dates or times, and percentages.
-_DATE_FORMAT_IDS = {14, 15, 16, 17, 18, 19, 20, 21, 22, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 45, 46, 47, 50, 51, 52, 53, 54, 55, 56, 57, 58}
+_DATE_FORMAT_IDS = {
+    14,
+    15,
+    16,
+    17,
+    18,
+    19,
+    20,
+    21,
+    22,
+    27,
+    28,
+    29,
+    30,
+    31,
+    32,
+    33,
+    34,
+    35,
+    36,
+    45,
+    46,
+    47,
+    50,
+    51,
+    52,
+    53,
+    54,
+    55,
+    56,
+    57,
+    58,
+}
 _PERCENT_FORMAT_IDS = {9, 10}
 _DATE_CODE = re.compile(r"(?<!\\)[ymdhs]|年|月|日", re.IGNORECASE)
 _QUOTED = re.compile(r'"[^"]*"|\[[^\]]*\]')
@@ -152,7 +185,11 @@ class _SheetHandler(_Handler):
         cell = self.cell
         if name == "v" and cell is not None:
             value = "".join(self.text)
-            cell.text = self.strings[int(value)] if cell.type == "s" and value.isdigit() and int(value) < len(self.strings) else value
+            cell.text = (
+                self.strings[int(value)]
+                if cell.type == "s" and value.isdigit() and int(value) < len(self.strings)
+                else value
+            )
         elif name == "t" and cell is not None:
             cell.text = (cell.text or "") + "".join(self.text)
         elif name == "f" and cell is not None:
@@ -283,7 +320,9 @@ class XlsxPackage:
             target = attrs.get("Target", "")
             if attrs.get("TargetMode") == "External":
                 continue
-            resolved = target.lstrip("/") if target.startswith("/") else posixpath.normpath(posixpath.join(folder, target))
+            resolved = (
+                target.lstrip("/") if target.startswith("/") else posixpath.normpath(posixpath.join(folder, target))
+            )
             targets[attrs.get("Id", "")] = (resolved, attrs.get("Type", ""))
         return targets
 
@@ -332,7 +371,10 @@ class XlsxPackage:
             self.shared_strings = handler.strings
 
     def _read_properties(self) -> None:
-        for part, keys in (("docProps/core.xml", ("modified", "lastModifiedBy")), ("docProps/app.xml", ("Application",))):
+        for part, keys in (
+            ("docProps/core.xml", ("modified", "lastModifiedBy")),
+            ("docProps/app.xml", ("Application",)),
+        ):
             if part not in self.names:
                 continue
             collector = _TextCollector(keys)
@@ -351,10 +393,8 @@ class XlsxPackage:
     def head(self, sheet: RawSheet, rows: int) -> RawSheet:
         """Only the first ``rows`` rows of a sheet (the metadata's key/value part)."""
         partial = RawSheet(sheet.name, sheet.state, sheet.path)
-        try:
+        with contextlib.suppress(_Stop):
             self._parse(sheet.path, _SheetHandler(partial, self.shared_strings, max_row=rows))
-        except _Stop:
-            pass
         return partial
 
     def load(self, sheet: RawSheet) -> RawSheet:
