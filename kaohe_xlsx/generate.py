@@ -179,11 +179,15 @@ class _Styles:
 
 
 def validity_formula(spec: InputSpec, cell: str) -> str:
-    """TRUE when ``cell`` holds an acceptable entry (blank included), as an Excel formula."""
+    """TRUE when ``cell`` holds an acceptable entry (blank included), as an Excel formula.
+
+    Numbers are tested inside IF(ISNUMBER(…)): OR and AND evaluate every argument, and
+    text divided by a step is #VALUE!, which would refuse "不参加" and hide bad text.
+    """
     if spec.kind in ("flag", "choice"):
         options = ",".join(f'{cell}="{choice}"' for choice in spec.choices)
         return f'OR({cell}="",{options})'
-    checks = [f"ISNUMBER({cell})", f"{cell}>={fmt(spec.minimum)}", f"{cell}<={fmt(spec.maximum)}"]
+    checks = [f"{cell}>={fmt(spec.minimum)}", f"{cell}<={fmt(spec.maximum)}"]
     if spec.kind == "count":
         checks.append(f"{cell}=INT({cell})")
     else:
@@ -191,9 +195,8 @@ def validity_formula(spec: InputSpec, cell: str) -> str:
         checks.append(f"ROUND({cell}/{step},9)=INT(ROUND({cell}/{step},9))")
     if spec.nonzero_minimum:
         checks.append(f"OR({cell}=0,{cell}>={fmt(spec.nonzero_minimum)})")
-    number = f"AND({','.join(checks)})"
-    extra = f',{cell}="{NOT_PARTICIPATING}"' if spec.allow_not_participating else ""
-    return f'OR({cell}=""{extra},{number})'
+    text = f'OR({cell}="",{cell}="{NOT_PARTICIPATING}")' if spec.allow_not_participating else f'{cell}=""'
+    return f"IF(ISNUMBER({cell}),AND({','.join(checks)}),{text})"
 
 
 def _clip(text: str, limit: int) -> str:

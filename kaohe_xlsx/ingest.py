@@ -20,6 +20,8 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, Literal
 
+from xlsxwriter.utility import xl_cell_to_rowcol
+
 from .generate import validation_plan
 from .issues import Issue, KaoheError, Level
 from .layout import (
@@ -488,12 +490,20 @@ def issued_validations(layout: SheetLayout) -> dict[str, tuple[str, str, str]]:
     return issued
 
 
+def _cells_of_range(part: str) -> list[str]:
+    if ":" not in part:
+        return [part]
+    (first_row, first_col), (last_row, last_col) = (xl_cell_to_rowcol(end) for end in part.split(":"))
+    return [ref(row, col) for row in range(first_row, last_row + 1) for col in range(first_col, last_col + 1)]
+
+
 def _check_validations(result: FileResult, sheet: RawSheet, issued: dict[str, tuple[str, str, str]]) -> None:
     found: dict[str, tuple[str, str, str]] = {}
     for validation in sheet.validations:
         meaning = _validation_meaning(validation.type, validation.formula1, validation.formula2)
-        for part in validation.sqref.split():
-            found[part.replace("$", "")] = meaning
+        for part in validation.sqref.replace("$", "").split():
+            for address in _cells_of_range(part):  # LibreOffice joins adjacent cells into ranges
+                found[address] = meaning
     changed = [address for address, meaning in issued.items() if found.get(address) != meaning]
     if changed:
         result.add(
