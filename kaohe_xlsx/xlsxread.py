@@ -164,7 +164,7 @@ class _SheetHandler(_Handler):
             self.cell = RawCell(None, attrs.get("t", "n"), None, int(attrs.get("s", "0")))  # type: ignore[arg-type]
         elif name == "row" and self.max_row is not None and int(attrs.get("r", "0")) > self.max_row:
             raise _Stop
-        elif name in ("v", "t", "formula1", "formula2"):
+        elif name in ("v", "t", "formula1", "formula2", "sqref"):
             self.in_text = True
             self.text = []
         elif name == "f":
@@ -201,6 +201,8 @@ class _SheetHandler(_Handler):
             self.cell = None
         elif name in ("formula1", "formula2") and self.validation is not None:
             setattr(self.validation, name, "".join(self.text))
+        elif name == "sqref" and self.validation is not None:  # Excel's x14 extension keeps it in an element
+            self.validation.sqref = "".join(self.text)
         elif name == "dataValidation" and self.validation is not None:
             self.sheet.validations.append(self.validation)
             self.validation = None

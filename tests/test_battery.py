@@ -39,7 +39,9 @@ def test_battery_case(case, campaign, tmp_path):
     lines = "\n".join(issue.line() for issue in issues)
     sheet = case_sheet(case, manifest_data)
     if case.expect == "A":
-        assert not [i for i in issues if i.level in ("error", "warning") and i.code != "group-leniency" and not _coverage(i)], lines
+        assert not [
+            i for i in issues if i.level in ("error", "warning") and i.code != "group-leniency" and not _coverage(i)
+        ], lines
         assert all(f.status == "accepted" for f in result.files), lines
     for code in case.codes:
         level = {"A": ("info",), "W": ("warning",), "R": ("error",)}[case.expect]

@@ -59,7 +59,12 @@ def build_case(rubric: Rubric, split: str, out: Path, groups: int, seed: int) ->
     units = [f"单位{index:02d}" for index in range(groups * UNITS_PER_GROUP)]
     roster = Roster(
         tuple(
-            Group(f"第{g + 1}组", (Member("组长", "组长", ""),), "", tuple(units[g * UNITS_PER_GROUP : (g + 1) * UNITS_PER_GROUP]))
+            Group(
+                f"第{g + 1}组",
+                (Member("组长", "组长", ""),),
+                "",
+                tuple(units[g * UNITS_PER_GROUP : (g + 1) * UNITS_PER_GROUP]),
+            )
             for g in range(groups)
         )
     )
@@ -69,7 +74,9 @@ def build_case(rubric: Rubric, split: str, out: Path, groups: int, seed: int) ->
     (out / "filled").mkdir()
     case = Case(rubric, manifest.data, [], {}, {})
     for workbook in manifest.workbooks:
-        layout = build_sheet_layout(rubric, [i for i in rubric.items if i.id in set(workbook["items"])], unit_rules=workbook["unit_rules"])
+        layout = build_sheet_layout(
+            rubric, [i for i in rubric.items if i.id in set(workbook["items"])], unit_rules=workbook["unit_rules"]
+        )
         by_sheet = {}
         for index, sheet in enumerate(workbook["sheets"]):
             if index == 0:

@@ -28,7 +28,9 @@ def campaign(tmp_path_factory):
     return issued, manifest.data, load_manifest(manifest.path)
 
 
-def edited(source: Path, target: Path, cells: dict[str, object], sheet: str = S1, number_format: str | None = None) -> Path:
+def edited(
+    source: Path, target: Path, cells: dict[str, object], sheet: str = S1, number_format: str | None = None
+) -> Path:
     shutil.copyfile(source, target)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -73,7 +75,9 @@ def test_annotated_copy_marks_problem_cells(campaign, tmp_path):
     issued, data, manifest = campaign
     bad = edited(filled_copy(issued, tmp_path, data), tmp_path / "第一组.xlsx", {COUNT_CELL: 9})
     before = bad.read_bytes()
-    result = CliRunner().invoke(cli, ["check", str(bad), "--manifest", str(manifest.path), "--annotate", str(tmp_path / "退回")])
+    result = CliRunner().invoke(
+        cli, ["check", str(bad), "--manifest", str(manifest.path), "--annotate", str(tmp_path / "退回")]
+    )
     assert result.exit_code == 1
     assert bad.read_bytes() == before
     copy = tmp_path / "退回" / "第一组-核对意见.xlsx"
@@ -93,7 +97,9 @@ def test_annotated_copy_marks_problem_cells(campaign, tmp_path):
 )
 def test_entries_that_come_back_transformed(campaign, tmp_path, value, number_format, code, expected):
     issued, data, manifest = campaign
-    path = edited(filled_copy(issued, tmp_path, data), tmp_path / "第一组.xlsx", {RATE_CELL: value}, number_format=number_format)
+    path = edited(
+        filled_copy(issued, tmp_path, data), tmp_path / "第一组.xlsx", {RATE_CELL: value}, number_format=number_format
+    )
     result = check_campaign([path], manifest)
     found = [i for i in result.all_issues if i.cell == RATE_CELL]
     assert [i.code for i in found] == [code]
@@ -107,7 +113,9 @@ def _outcome(unit: str, group: str, total: int) -> UnitOutcome:
 
 
 def test_lenient_group_is_flagged():
-    outcomes = [_outcome(f"{g}{i}", g, base + i % 3) for g, base in (("一组", 90), ("二组", 91), ("三组", 99)) for i in range(6)]
+    outcomes = [
+        _outcome(f"{g}{i}", g, base + i % 3) for g, base in (("一组", 90), ("二组", 91), ("三组", 99)) for i in range(6)
+    ]
     stats = {row.group: row for row in group_statistics(outcomes)}
     assert stats["三组"].flag == "明显偏高"
     assert stats["一组"].flag == stats["二组"].flag == ""
@@ -122,17 +130,104 @@ def test_ranking_pdf_is_one_page_wide(tmp_path):
     assert runner.invoke(cli, ["demo", str(tmp_path / "demo")]).exit_code == 0
     demo = tmp_path / "demo"
     out = tmp_path / "综合排名.xlsx"
-    result = runner.invoke(cli, ["rank", str(demo / "2-收回的考核表"), "--manifest", str(demo / "1-下发的考核表" / "考核清单.kaohe.json"), "--out", str(out), "--pdf"])
+    result = runner.invoke(
+        cli,
+        [
+            "rank",
+            str(demo / "2-收回的考核表"),
+            "--manifest",
+            str(demo / "1-下发的考核表" / "考核清单.kaohe.json"),
+            "--out",
+            str(out),
+            "--pdf",
+        ],
+    )
     assert result.exit_code == 0, result.output
     pdf = out.with_suffix(".pdf")
     info = subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True, check=True).stdout
     assert "A4" in info
-    text = subprocess.run(["pdftotext", "-layout", "-f", "1", "-l", "1", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+    text = subprocess.run(
+        ["pdftotext", "-layout", "-f", "1", "-l", "1", str(pdf), "-"], capture_output=True, text=True, check=True
+    ).stdout
     assert "综合排名" in text and "名次" in text and "总分" in text
     # one page wide: every page carries the title and the header row, and the last column (说明)
     pages = int(next(line.split()[-1] for line in info.splitlines() if line.startswith("Pages:")))
     for page in range(1, pages + 1):
-        page_text = subprocess.run(["pdftotext", "-layout", "-f", str(page), "-l", str(page), str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+        page_text = subprocess.run(
+            ["pdftotext", "-layout", "-f", str(page), "-l", str(page), str(pdf), "-"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
         assert "名次" in page_text and "说明" in page_text, page
     subprocess.run(["pdftoppm", "-png", "-r", "40", "-f", "1", "-l", "1", str(pdf), str(tmp_path / "page")], check=True)
     assert (tmp_path / "page-1.png").exists()
+
+
+def _rewrite_sheet(path: Path, sheet: str, edit) -> None:
+    """Edit one sheet's XML inside the package (what openpyxl cannot express)."""
+    import re
+    import zipfile
+
+    with zipfile.ZipFile(path) as package:
+        parts = {name: package.read(name) for name in package.namelist()}
+    workbook = parts["xl/workbook.xml"].decode()
+    rid = re.search(rf'<sheet [^>]*name="{re.escape(sheet)}"[^>]*r:id="(rId\d+)"', workbook).group(1)
+    rels = parts["xl/_rels/workbook.xml.rels"].decode()
+    target = re.search(rf'Id="{rid}"[^>]*Target="/?(?:xl/)?([^"]+)"', rels) or re.search(
+        rf'Target="/?(?:xl/)?([^"]+)"[^>]*Id="{rid}"', rels
+    )
+    part = "xl/" + target.group(1)
+    parts[part] = edit(parts[part].decode()).encode()
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as package:
+        for name, data in parts.items():
+            package.writestr(name, data)
+
+
+def test_wrong_dimension_loses_no_rows(campaign, tmp_path):
+    # WPS can declare a wrong sheet dimension; openpyxl's read-only mode then drops rows
+    issued, data, manifest = campaign
+    path = edited(filled_copy(issued, tmp_path, data), tmp_path / "第一组.xlsx", {RATE_CELL: 75})
+    _rewrite_sheet(
+        path, S1, lambda xml: __import__("re").sub(r'<dimension ref="[^"]*"/>', '<dimension ref="A1:B2"/>', xml)
+    )
+    result = check_campaign([path], manifest)
+    unit = data["workbooks"][0]["units"][0]
+    assert result.outcomes[unit].records[0].inputs[("5.1", "d1")] == 75
+
+
+def test_validations_in_excels_x14_extension_are_read(campaign, tmp_path):
+    # openpyxl drops validations stored in Excel's x14 extension; a move there is not a change
+    issued, data, manifest = campaign
+    path = filled_copy(issued, tmp_path, data)
+
+    def move_to_x14(xml: str) -> str:
+        import re
+
+        block = re.search(r'<dataValidation [^>]*sqref="D3"[^>]*>.*?</dataValidation>', xml, re.S).group(0)
+        xml = xml.replace(block, "")
+        formula = re.search(r"<formula1>(.*?)</formula1>", block).group(1)
+        x14 = (
+            '<extLst><ext uri="{CCE6A557-97BC-4b89-ADB6-D9C93CAAB3DF}" '
+            'xmlns:x14="http://schemas.microsoft.com/office/spreadsheetml/2009/9/main">'
+            '<x14:dataValidations count="1" xmlns:xm="http://schemas.microsoft.com/office/excel/2006/main">'
+            f'<x14:dataValidation type="list" allowBlank="1"><x14:formula1><xm:f>{formula}</xm:f></x14:formula1>'
+            "<xm:sqref>D3</xm:sqref></x14:dataValidation></x14:dataValidations></ext></extLst>"
+        )
+        return xml.replace("</worksheet>", x14 + "</worksheet>")
+
+    _rewrite_sheet(path, S1, move_to_x14)
+    result = check_campaign([path], manifest)
+    assert not [i for i in result.all_issues if i.code == "validation-changed"], [i.line() for i in result.all_issues]
+
+
+def test_demo_ranks_all_82_units(tmp_path):
+    result = CliRunner().invoke(cli, ["demo", str(tmp_path / "演示")])
+    assert result.exit_code == 0, result.output
+    assert "82 个单位中 82 个已完成评分" in result.output
+    sheet = openpyxl.load_workbook(tmp_path / "演示" / "3-综合排名.xlsx")["综合排名"]
+    header = next(r for r in range(1, 6) if sheet.cell(r, 1).value == "名次")
+    ranks = [sheet.cell(r, 1).value for r in range(header + 1, sheet.max_row + 1)]
+    assert len(ranks) == 82 and ranks[0] == 1 and all(isinstance(r, int) for r in ranks)
+    remarks = [sheet.cell(r, sheet.max_column).value or "" for r in range(header + 1, sheet.max_row + 1)]
+    assert sum("取消当年评先资格" in text for text in remarks) == 1  # the one unit with a veto

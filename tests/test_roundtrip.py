@@ -35,10 +35,14 @@ def roster(groups: int, per_group: int) -> Roster:
     )
 
 
-def run_campaign(tmp_path: Path, rubric_id: str, split: str = "group", seed: int = 7, groups: int = 2, per_group: int = 4):
+def run_campaign(
+    tmp_path: Path, rubric_id: str, split: str = "group", seed: int = 7, groups: int = 2, per_group: int = 4
+):
     """Generate, fill every unit sheet with reasons, return (manifest, returned files, entries by unit)."""
     rubric = load_rubrics()[rubric_id]
-    campaign = Campaign(rubric, roster(groups, per_group), rubric.title, rubric.year, "6月10日", rubric.issuer, split=split)  # type: ignore[arg-type]
+    campaign = Campaign(
+        rubric, roster(groups, per_group), rubric.title, rubric.year, "6月10日", rubric.issuer, split=split
+    )  # type: ignore[arg-type]
     manifest = generate_campaign(campaign, tmp_path / "issued")
     rng = random.Random(seed)
     returned = tmp_path / "returned"
@@ -47,7 +51,9 @@ def run_campaign(tmp_path: Path, rubric_id: str, split: str = "group", seed: int
     files = []
     for index, workbook in enumerate(manifest.workbooks, start=1):
         items = set(workbook["items"])
-        layout = build_sheet_layout(rubric, [i for i in rubric.items if i.id in items], unit_rules=workbook["unit_rules"])
+        layout = build_sheet_layout(
+            rubric, [i for i in rubric.items if i.id in items], unit_rules=workbook["unit_rules"]
+        )
         by_sheet = {}
         for sheet in workbook["sheets"]:
             entries = random_entries(layout, rng, busy=0.3)
