@@ -46,6 +46,7 @@ from .xlsxread import RawCell, RawSheet, XlsxPackage, XlsxReadError
 Status = Literal["accepted", "rejected"]
 META_ROWS = 20
 MAX_LISTED = 5  # changed cells listed one by one per sheet before summarising
+TAMPERING = ("formula-changed", "value-typed-over", "label-changed")
 
 
 @dataclass(frozen=True)
@@ -347,22 +348,31 @@ def _short(text: str | None, limit: int = 24) -> str:
 # --- reading one workbook --------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class IssuedSheet:
+    """What every unit sheet of one workbook was issued with: layout, locked cells, validations."""
+
+    layout: SheetLayout
+    locked: list[Expected]
+    validations: dict[str, tuple[str, str, str]]
+
+
 class LayoutCache:
-    """Layouts (and their expected locked cells) by (items, unit rules), built once per run."""
+    """Issued sheets by (items, unit rules), worked out once per run."""
 
     def __init__(self, rubric: Rubric):
         self.rubric = rubric
-        self.layouts: dict[tuple[tuple[str, ...], bool], tuple[SheetLayout, list[Expected]]] = {}
+        self.sheets: dict[tuple[tuple[str, ...], bool], IssuedSheet] = {}
 
-    def get(self, record: dict[str, Any]) -> tuple[SheetLayout, list[Expected]]:
+    def get(self, record: dict[str, Any]) -> IssuedSheet:
         key = (tuple(record["items"]), bool(record["unit_rules"]))
-        if key not in self.layouts:
+        if key not in self.sheets:
             wanted = set(key[0])
             layout = build_sheet_layout(
                 self.rubric, [i for i in self.rubric.items if i.id in wanted], unit_rules=key[1]
             )
-            self.layouts[key] = (layout, expected_cells(layout.cells))
-        return self.layouts[key]
+            self.sheets[key] = IssuedSheet(layout, expected_cells(layout.cells), issued_validations(layout))
+        return self.sheets[key]
 
 
 def _metadata(package: XlsxPackage) -> tuple[RawSheet | None, dict[str, str], dict[str, str]]:
@@ -620,10 +630,18 @@ def _saved_at(package: XlsxPackage, path: Path) -> str:
     return datetime.fromtimestamp(path.stat().st_mtime, tz=UTC).isoformat(timespec="seconds")
 
 
+def _fingerprint(path: Path) -> tuple[str, int]:
+    """sha256 and size, streamed (a returned file may be huge); empty when unreadable."""
+    try:
+        with path.open("rb") as stream:
+            return hashlib.file_digest(stream, "sha256").hexdigest(), path.stat().st_size
+    except OSError:
+        return "", 0
+
+
 def read_workbook(path: Path, manifest: CampaignManifest, layouts: LayoutCache | None = None) -> FileResult:
     """Read and check one returned file. Never raises for a bad file: problems become issues."""
-    data = path.read_bytes()
-    result = FileResult(path, hashlib.sha256(data).hexdigest(), len(data))
+    result = FileResult(path, *_fingerprint(path))
     verdict = inspect_file(path)
     if not verdict.ok:
         result.reject(verdict.code, verdict.message)
@@ -646,8 +664,8 @@ def _read_package(result: FileResult, package: XlsxPackage, manifest: CampaignMa
     if record is None:
         return
     rubric = manifest.rubric
-    layout, expected = layouts.get(record)
-    issued = issued_validations(layout)
+    issued = layouts.get(record)
+    layout = issued.layout
     campaign = manifest.campaign
     rows = {
         unit: unit_title_rows(campaign["title"], campaign["split"], record["assessor"], unit)
@@ -656,9 +674,7 @@ def _read_package(result: FileResult, package: XlsxPackage, manifest: CampaignMa
     sheets = _find_sheets(result, package, record, {unit: titles[1][1] for unit, titles in rows.items()})
     for unit, sheet in sheets.items():
         title_cells = [Expected(ref(row, 0), text=text) for row, text, _ in rows[unit]]
-        changed, labels = compare_locked(result, package, sheet, [*title_cells, *expected])
-        if changed:
-            result.tampered = True
+        changed, labels = compare_locked(result, package, sheet, [*title_cells, *issued.locked])
         if labels or changed > MAX_LISTED:
             result.add(
                 "error",
@@ -668,8 +684,9 @@ def _read_package(result: FileResult, package: XlsxPackage, manifest: CampaignMa
             )
             continue
         if not sheet.protected:
-            result.add("warning", "protection-removed", "工作表保护被取消，锁定内容未变，可以接受", sheet.name)
-        _check_validations(result, sheet, issued)
+            unchanged = "锁定内容未变，可以接受" if not changed else "另见上面的改动"
+            result.add("warning", "protection-removed", f"工作表保护被取消，{unchanged}", sheet.name)
+        _check_validations(result, sheet, issued.validations)
         result.units.append(_read_unit(result, package, sheet, unit, record, layout, rubric))
     summary = package.sheet(SUMMARY_SHEET)
     if summary is not None:
@@ -681,10 +698,8 @@ def _read_package(result: FileResult, package: XlsxPackage, manifest: CampaignMa
         ]
         cells = summary_cells(rubric, layout, record["assessor"], record["units"], names)
         missing_rows = {row for row, unit in enumerate(record["units"], start=SUMMARY_FIRST_ROW) if unit not in sheets}
-        if compare_locked(result, package, summary, expected_cells(c for c in cells if c.row not in missing_rows))[0]:
-            result.tampered = True
-    if any(i.code in ("formula-changed", "value-typed-over", "label-changed") for i in result.issues):
-        result.tampered = True
+        compare_locked(result, package, summary, expected_cells(c for c in cells if c.row not in missing_rows))
+    result.tampered = any(issue.code in TAMPERING for issue in result.issues)
     entered = [u for u in result.units if u.done or u.inputs]
     if result.units and not entered:
         result.reject("no-scores", "没有任何单位填写了成绩（空白表），请填写后再发送")

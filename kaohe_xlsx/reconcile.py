@@ -15,12 +15,11 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from .ingest import CampaignManifest, FileResult, LayoutCache, UnitRecord, read_workbook
+from .ingest import TAMPERING, CampaignManifest, FileResult, LayoutCache, UnitRecord, read_workbook
 from .issues import Issue, KaoheError
 from .model import NOT_PARTICIPATING, Converted, Rubric, WeightedPart, fmt
 from .scoring import UnitScore, Value, competition_rank, score_campaign
 
-TAMPERING = ("formula-changed", "value-typed-over", "label-changed")
 OFFICE = "汇总"
 
 

@@ -102,7 +102,7 @@ def sample_entries(
 ) -> dict[str, dict[str, Entry]]:
     """Entries by sheet and cell for every unit sheet of one issued workbook."""
     rubric = manifest.rubric
-    layout, _ = LayoutCache(rubric).get(workbook)
+    layout = LayoutCache(rubric).get(workbook).layout
     by_sheet: dict[str, dict[str, Entry]] = {}
     for sheet in workbook["sheets"]:
         entries: dict[str, Entry] = {}
