@@ -466,7 +466,10 @@ def rank(
     if not result.complete and not allow_incomplete:
         click.echo("排名未写出：请处理上面的错误，或加 --allow-incomplete 写出标明“未完成”的排名。")
         raise SystemExit(1)
-    out_file.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        out_file.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise KaoheError(f"无法创建文件夹 {out_file.parent}：{exc.strerror or exc}") from exc
     write_ranking(result, out_file)
     click.echo(f"综合排名已写入 {out_file}" + ("（未完成）" if not result.complete else ""))
     _print_top(result)

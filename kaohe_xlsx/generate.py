@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import xlsxwriter
+from xlsxwriter.exceptions import FileCreateError
 from xlsxwriter.workbook import Format, Workbook
 from xlsxwriter.worksheet import Worksheet
 
@@ -32,6 +33,7 @@ from .layout import (
     COVER_SHEET,
     DONE_CELL,
     HEADER_ROW,
+    LAYOUT_VERSION,
     META_SHEET,
     SUMMARY_SHEET,
     Cell,
@@ -122,6 +124,14 @@ def load_template(path: Path | None = None) -> dict[str, Any]:
         if key not in data:
             raise GenerateError(f"[{path.name}] 样式模板缺少“{key}”")
     return data
+
+
+def close(workbook: Workbook, path: Path) -> None:
+    """Write the workbook to disk, in Chinese when the file cannot be written."""
+    try:
+        workbook.close()
+    except (FileCreateError, OSError) as exc:
+        raise GenerateError(f"无法写入 {path}（文件可能正在 Excel 或 WPS 中打开，或没有写入权限）：{exc}") from exc
 
 
 def checked(result: int | None, what: str) -> None:
@@ -348,7 +358,7 @@ class _WorkbookWriter:
         self._cover(cover, styles, meta)
         self._summary(summary, styles, names)
         self._metadata(workbook.add_worksheet(META_SHEET), meta, names)
-        workbook.close()
+        close(workbook, path)
         return sheets
 
     # --- unit sheets ---
@@ -516,7 +526,10 @@ def generate_campaign(
     plan = assignments(campaign)
     if not plan:
         raise GenerateError("名单中没有任何单位，无法生成考核表")
-    out_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise GenerateError(f"无法创建输出文件夹 {out_dir}：{exc.strerror or exc}") from exc
     files = [safe_file_name(f"{index:02d}-{a.assessor}-考核表") for index, a in enumerate(plan, start=1)]
     manifest_path = out_dir / MANIFEST_NAME
     existing = [name for name in [*files, MANIFEST_NAME] if (out_dir / name).exists()]
@@ -551,6 +564,7 @@ def generate_campaign(
             "tool_version": __version__,
             "generated_at": now.isoformat(),
             "units": str(len(assignment.units)),
+            "layout_version": str(LAYOUT_VERSION),
         }
         writer = _WorkbookWriter(campaign, template, layouts[key], assignment)
         sheets = writer.write(path, meta, now)
@@ -582,6 +596,7 @@ def generate_campaign(
             "rubric_hash": rubric_hash,
             "allocation": rubric.allocation,
             "tool_version": __version__,
+            "layout_version": LAYOUT_VERSION,
             "generated_at": now.isoformat(),
         },
         "roster": [{"group": g.name, "units": list(g.units)} for g in campaign.roster.groups],

@@ -22,12 +22,14 @@ from typing import Any, Literal
 
 from xlsxwriter.utility import xl_cell_to_rowcol
 
+from . import __version__
 from .generate import validation_plan
 from .issues import Issue, KaoheError, Level
 from .layout import (
     COL_SCORE,
     COVER_SHEET,
     DONE_CELL,
+    LAYOUT_VERSION,
     META_SHEET,
     SUMMARY_FIRST_ROW,
     SUMMARY_SHEET,
@@ -80,6 +82,12 @@ def load_manifest(path: Path) -> CampaignManifest:
         rubric = parse_rubrics({"format": 1, "rubrics": [data["rubric"]]}, path.name)[data["campaign"]["rubric_id"]]
     except (KeyError, TypeError, RubricError) as exc:
         raise KaoheError(f"考核清单 {path.name} 不完整或已损坏（{exc}），请使用生成考核表时保存的原文件") from exc
+    issued_with = data["campaign"].get("layout_version")
+    if issued_with != LAYOUT_VERSION:
+        raise KaoheError(
+            f"考核清单 {path.name} 的考核表由 kaohe {data['campaign'].get('tool_version', '旧版')}（表格格式 {issued_with}）"
+            f"生成，当前 kaohe {__version__} 的表格格式为 {LAYOUT_VERSION}；请用生成考核表时的 kaohe 版本核对"
+        )
     if content_hash(rubric) != data["campaign"]["rubric_hash"]:
         raise KaoheError(f"考核清单 {path.name} 中的考评细则与其指纹不符，清单可能被改动过，请使用原文件")
     return CampaignManifest(path, data, rubric)
@@ -417,6 +425,7 @@ def _identify(result: FileResult, package: XlsxPackage, manifest: CampaignManife
         "rubric_version": campaign["rubric_version"],
         "rubric_hash": campaign["rubric_hash"],
         "units": str(len(record["units"])),
+        "layout_version": str(LAYOUT_VERSION),
     }
     for key, want in issued.items():
         if meta.get(key) != want:

@@ -48,6 +48,10 @@ from .model import (
 )
 from .scoring import ZERO, score_item
 
+# Bumped whenever a generated cell changes (a label, formula or validation), so that a
+# campaign is never checked against cells it was not issued with.
+LAYOUT_VERSION = 1
+
 # Columns of a unit sheet (0-based).
 COL_ID, COL_TEXT, COL_POINTS, COL_INPUT, COL_AMOUNT, COL_SCORE, COL_BONUS, COL_REASON, COL_SELF = range(9)
 HEADER_ROW = 4

@@ -16,7 +16,7 @@ import xlsxwriter
 from xlsxwriter.workbook import Workbook
 from xlsxwriter.worksheet import Worksheet
 
-from .generate import checked, load_template, text_height
+from .generate import checked, close, load_template, text_height
 from .issues import LEVEL_LABELS
 from .model import fmt
 from .reconcile import CampaignResult, UnitOutcome
@@ -83,14 +83,14 @@ class _Writer:
         formats = _Formats(workbook, self.template)
         self._ranking(workbook.add_worksheet("综合排名"), formats)
         if only_ranking:
-            workbook.close()
+            close(workbook, path)
             return
         self._groups(workbook.add_worksheet("分组排名"), formats)
         self._details(workbook.add_worksheet("明细"), formats)
         self._report(workbook.add_worksheet("核对报告"), formats)
         self._statistics(workbook, workbook.add_worksheet("统计"), formats)
         self._sources(workbook.add_worksheet("来源"), formats)
-        workbook.close()
+        close(workbook, path)
 
     # --- helpers ---
 

@@ -231,3 +231,29 @@ def test_demo_ranks_all_82_units(tmp_path):
     assert len(ranks) == 82 and ranks[0] == 1 and all(isinstance(r, int) for r in ranks)
     remarks = [sheet.cell(r, sheet.max_column).value or "" for r in range(header + 1, sheet.max_row + 1)]
     assert sum("取消当年评先资格" in text for text in remarks) == 1  # the one unit with a veto
+
+
+def test_manifest_from_another_table_format_is_refused(campaign, tmp_path):
+    import json
+
+    from kaohe_xlsx.issues import KaoheError
+
+    _, data, manifest = campaign
+    older = json.loads(manifest.path.read_text(encoding="utf-8"))
+    older["campaign"]["layout_version"] = 0
+    path = tmp_path / "旧清单.kaohe.json"
+    path.write_text(json.dumps(older, ensure_ascii=False), encoding="utf-8")
+    with pytest.raises(KaoheError, match="表格格式 0"):
+        load_manifest(path)
+
+
+def test_unwritable_ranking_is_a_chinese_error(campaign, tmp_path):
+    issued, data, manifest = campaign
+    path = filled_copy(issued, tmp_path, data)
+    blocker = tmp_path / "是文件"
+    blocker.write_text("x", encoding="utf-8")
+    result = CliRunner().invoke(
+        cli, ["rank", str(path), "--manifest", str(manifest.path), "--out", str(blocker / "综合排名.xlsx"), "--allow-incomplete"]
+    )
+    assert result.exit_code == 1
+    assert "无法创建文件夹" in result.output and "Traceback" not in result.output
