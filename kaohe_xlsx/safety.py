@@ -51,11 +51,12 @@ import re
 import struct
 import zipfile
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+import olefile
 from defusedxml import ElementTree as SafeET
 
 __all__ = ["CODES", "MACRO_WARNING", "Verdict", "inspect_file"]
@@ -292,10 +293,6 @@ def _decode_text(head: bytes) -> str | None:
 # --- OLE2 compound files ----------------------------------------------------------------------------------------
 
 _FREESECT = 0xFFFFFFFF
-_ENDOFCHAIN = 0xFFFFFFFE
-_MAXREGSECT = 0xFFFFFFFA
-_NOSTREAM = 0xFFFFFFFF
-_DIRENTRY = struct.Struct("<64sHBBIII16sIQQIQ")
 _WPS_NAME_MARKS = ("wpscustomdata",)
 _WPS_PROPERTY_MARKS = tuple(
     mark.encode(encoding)
@@ -303,135 +300,6 @@ _WPS_PROPERTY_MARKS = tuple(
     for encoding in ("latin-1", "utf-16-le")
 )
 
-
-class _CfbError(Exception):
-    """The compound file's structure is broken."""
-
-
-@dataclass(frozen=True)
-class _CfbEntry:
-    name: str
-    kind: int  # 1 storage, 2 stream, 5 root
-    left: int
-    right: int
-    child: int
-    start: int
-    size: int
-
-
-class _Cfb:
-    """A small, defensive reader of the Compound File Binary format ([MS-CFB]): names and stream heads only."""
-
-    def __init__(self, data: bytes) -> None:
-        if len(data) < 512 or not data.startswith(OLE2_MAGIC):
-            raise _CfbError("header")
-        _minor, major, order, shift, mini_shift = struct.unpack_from("<5H", data, 24)
-        if order != 0xFFFE or shift not in (9, 12) or mini_shift != 6 or major not in (3, 4):
-            raise _CfbError("header fields")
-        self.data = data
-        self.major = major
-        self.sector_size = 1 << shift
-        (n_fat, first_dir, _sig, self.cutoff, first_minifat, _n_minifat, first_difat, n_difat) = struct.unpack_from(
-            "<8I", data, 44
-        )
-        per_sector = self.sector_size // 4
-        fat_sectors = [sid for sid in struct.unpack_from("<109I", data, 76) if sid <= _MAXREGSECT]
-        sid, seen = first_difat, set[int]()
-        while sid <= _MAXREGSECT and len(seen) < n_difat:
-            if sid in seen:
-                raise _CfbError("DIFAT loop")
-            seen.add(sid)
-            values = struct.unpack(f"<{per_sector}I", self._sector(sid))
-            fat_sectors.extend(v for v in values[:-1] if v <= _MAXREGSECT)
-            sid = values[-1]
-        fat_sectors = fat_sectors[:n_fat]
-        if not fat_sectors:
-            raise _CfbError("no FAT")
-        fat_bytes = b"".join(self._sector(s) for s in fat_sectors)
-        self.fat = struct.unpack(f"<{len(fat_bytes) // 4}I", fat_bytes)
-        directory = self._chain_bytes(first_dir, self.fat, self._sector)
-        self.entries = [self._entry(directory, offset) for offset in range(0, len(directory) - 127, 128)]
-        if not self.entries or self.entries[0].kind != 5:
-            raise _CfbError("no root entry")
-        self._first_minifat = first_minifat
-        self._minifat: tuple[int, ...] | None = None
-        self._ministream: bytes | None = None
-
-    def _sector(self, sid: int) -> bytes:
-        offset = (sid + 1) * self.sector_size
-        if sid > _MAXREGSECT or offset >= len(self.data):
-            raise _CfbError(f"sector {sid} outside the file")
-        return self.data[offset : offset + self.sector_size]
-
-    def _chain(self, start: int, table: tuple[int, ...]) -> Iterator[int]:
-        sid, steps = start, 0
-        while sid != _ENDOFCHAIN:
-            if sid >= len(table) or steps > len(table):
-                raise _CfbError("broken sector chain")
-            yield sid
-            sid, steps = table[sid], steps + 1
-
-    def _chain_bytes(
-        self, start: int, table: tuple[int, ...], read: Callable[[int], bytes], limit: int | None = None
-    ) -> bytes:
-        parts: list[bytes] = []
-        got = 0
-        for sid in self._chain(start, table):
-            block = read(sid)
-            parts.append(block)
-            got += len(block)
-            if limit is not None and got >= limit:
-                break
-        return b"".join(parts)
-
-    def _entry(self, directory: bytes, offset: int) -> _CfbEntry:
-        raw, name_len, kind, _color, left, right, child, _clsid, _state, _c, _m, start, size = _DIRENTRY.unpack_from(
-            directory, offset
-        )
-        name = raw[: max(0, min(name_len, 64) - 2)].decode("utf-16-le", "replace")
-        if self.major == 3:
-            size &= 0xFFFFFFFF
-        return _CfbEntry(name, kind, left, right, child, start, size)
-
-    def root_entries(self) -> dict[str, _CfbEntry]:
-        """The streams and storages directly under the root, by case-folded name."""
-        found: dict[str, _CfbEntry] = {}
-        stack, seen = [self.entries[0].child], set()
-        while stack:
-            index = stack.pop()
-            if index == _NOSTREAM:
-                continue
-            if index in seen or index >= len(self.entries):
-                raise _CfbError("broken directory tree")
-            seen.add(index)
-            entry = self.entries[index]
-            if entry.kind in (1, 2):
-                found[entry.name.casefold()] = entry
-            stack.extend((entry.left, entry.right))
-        return found
-
-    def read(self, entry: _CfbEntry, limit: int) -> bytes:
-        """The first ``limit`` bytes (at most) of a stream."""
-        want = min(entry.size, limit)
-        if want == 0:
-            return b""
-        if entry.size < self.cutoff:
-            if self._minifat is None:
-                raw = self._chain_bytes(self._first_minifat, self.fat, self._sector)
-                self._minifat = struct.unpack(f"<{len(raw) // 4}I", raw)
-                root = self.entries[0]
-                self._ministream = self._chain_bytes(root.start, self.fat, self._sector, root.size)
-            ministream = self._ministream or b""
-
-            def mini_sector(sid: int) -> bytes:
-                if sid * 64 >= len(ministream):
-                    raise _CfbError("mini sector outside the mini stream")
-                return ministream[sid * 64 : sid * 64 + 64]
-
-            data = self._chain_bytes(entry.start, self._minifat, mini_sector, want)
-        else:
-            data = self._chain_bytes(entry.start, self.fat, self._sector, want)
-        return data[:want]
 
 
 def _legacy_xls(password: bool) -> _Reject:
@@ -461,34 +329,37 @@ def _biff_has_filepass(stream: bytes) -> bool:
 
 
 def _inspect_ole(data: bytes) -> _Reject:
-    """Classify an OLE2 compound file; none of them can be opened as .xlsx."""
+    """Classify an OLE2 compound file (read with olefile); none of them can be opened as .xlsx."""
     try:
-        cfb = _Cfb(data)
-        names = cfb.root_entries()
-        # [MS-OFFCRYPTO] puts both streams in the root; either one alone still means an encrypted package.
-        if "encryptioninfo" in names or "encryptedpackage" in names:
-            return _reject(
-                "encrypted",
-                "文件设置了打开密码（已加密），请在 Excel 或 WPS 中取消打开密码、保存为 .xlsx 后重新发送。",
-            )
-        book = names.get("workbook") or names.get("book")
-        if book is not None and book.kind == 2:
-            wps = any(mark in names for mark in _WPS_NAME_MARKS)
-            for stream in ("\x05documentsummaryinformation", "\x05summaryinformation"):
-                entry = names.get(stream)
-                if not wps and entry is not None and entry.kind == 2:
-                    blob = cfb.read(entry, 64 * 1024).lower()
-                    wps = any(mark in blob for mark in _WPS_PROPERTY_MARKS)
-            password = _biff_has_filepass(cfb.read(book, 64 * 1024))
-            if wps:
+        with olefile.OleFileIO(data) as ole:
+            names = {path[0].casefold(): path[0] for path in ole.listdir(streams=True, storages=True) if len(path) == 1}
+
+            def head(name: str) -> bytes:
+                with ole.openstream(names[name]) as stream:
+                    return stream.read(64 * 1024)
+
+            # [MS-OFFCRYPTO] puts both streams in the root; either one alone still means an encrypted package.
+            if "encryptioninfo" in names or "encryptedpackage" in names:
                 return _reject(
-                    "wps-et",
-                    "这是 WPS 表格保存的文件（.et 格式或 WPS 保存的 .xls），请在 WPS 中"
-                    + ("取消打开密码，再" if password else "")
-                    + "“另存为” Excel 工作簿（.xlsx）后重新发送。",
+                    "encrypted",
+                    "文件设置了打开密码（已加密），请在 Excel 或 WPS 中取消打开密码、保存为 .xlsx 后重新发送。",
                 )
-            return _legacy_xls(password=password)
-    except (_CfbError, struct.error):
+            book = next((n for n in ("workbook", "book") if n in names and ole.get_type(names[n]) == olefile.STGTY_STREAM), None)
+            if book is not None:
+                wps = any(mark in names for mark in _WPS_NAME_MARKS)
+                for stream in ("\x05documentsummaryinformation", "\x05summaryinformation"):
+                    if not wps and stream in names and ole.get_type(names[stream]) == olefile.STGTY_STREAM:
+                        wps = any(mark in head(stream).lower() for mark in _WPS_PROPERTY_MARKS)
+                password = _biff_has_filepass(head(book))
+                if wps:
+                    return _reject(
+                        "wps-et",
+                        "这是 WPS 表格保存的文件（.et 格式或 WPS 保存的 .xls），请在 WPS 中"
+                        + ("取消打开密码，再" if password else "")
+                        + "“另存为” Excel 工作簿（.xlsx）后重新发送。",
+                    )
+                return _legacy_xls(password=password)
+    except Exception:  # olefile raises many kinds on a broken structure; all mean "damaged"
         return _damaged("这是旧版 Office 复合文档（如 .xls），但其结构不完整")
     if "worddocument" in names:
         return _not_a_workbook("Word 97-2003 文档（.doc）")
