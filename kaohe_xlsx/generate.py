@@ -312,6 +312,20 @@ def validation_plan(layout: SheetLayout) -> tuple[list[tuple[int, int, dict[str,
     return validations, highlights
 
 
+def print_setup(ws: Worksheet, template: dict[str, Any], *, landscape: bool, header: str = "") -> None:
+    """A4 (or the template's paper), fitted to the page width, centred, page numbers in the footer."""
+    printing = template["print"]
+    ws.set_paper(printing["paper"])
+    ws.set_landscape() if landscape else ws.set_portrait()
+    ws.fit_to_pages(1, 0)
+    ws.center_horizontally()
+    margins = printing["margins"]
+    ws.set_margins(margins["left"], margins["right"], margins["top"], margins["bottom"])
+    if header:
+        checked(ws.set_header(header), "页眉")
+    checked(ws.set_footer(printing["footer"]), "页脚")
+
+
 def _write_cells(ws: Worksheet, styles: _Styles, cells: Iterable[Cell]) -> None:
     """Write laid-out cells: formulas with the engine's value cached, inputs blank and unlocked."""
     for cell in cells:
@@ -387,19 +401,11 @@ class _WorkbookWriter:
         ws.repeat_rows(HEADER_ROW)
 
     def _print_setup(self, ws: Worksheet, unit: str, *, landscape: bool) -> None:
-        printing = self.template["print"]
-        ws.set_paper(printing["paper"])
-        ws.set_landscape() if landscape else ws.set_portrait()
-        ws.fit_to_pages(1, 0)
-        ws.center_horizontally()
-        margins = printing["margins"]
-        ws.set_margins(margins["left"], margins["right"], margins["top"], margins["bottom"])
         font = self.template["fonts"]["title"]
         header = f'&C&"{font},Bold"&12 {_header_text(self.campaign.title)}'
         if unit:
             header += f'&R&"{font},Regular"&10 {_header_text(unit)}'
-        checked(ws.set_header(header), "页眉")
-        checked(ws.set_footer(printing["footer"]), "页脚")
+        print_setup(ws, self.template, landscape=landscape, header=header)
 
     # --- cover, summary, metadata ---
 

@@ -16,7 +16,7 @@ import xlsxwriter
 from xlsxwriter.workbook import Workbook
 from xlsxwriter.worksheet import Worksheet
 
-from .generate import checked, close, load_template, text_height
+from .generate import checked, close, load_template, print_setup, text_height
 from .issues import LEVEL_LABELS
 from .model import fmt
 from .reconcile import CampaignResult, UnitOutcome
@@ -115,15 +115,8 @@ class _Writer:
         return row + 2
 
     def _print(self, ws: Worksheet, header_row: int, landscape: bool) -> None:
-        printing = self.template["print"]
-        ws.set_paper(printing["paper"])
-        ws.set_landscape() if landscape else ws.set_portrait()
-        ws.fit_to_pages(1, 0)
-        ws.center_horizontally()
-        margins = printing["margins"]
-        ws.set_margins(margins["left"], margins["right"], margins["top"], margins["bottom"])
+        print_setup(ws, self.template, landscape=landscape)
         ws.repeat_rows(0, header_row)
-        checked(ws.set_footer(printing["footer"]), "页脚")
         ws.freeze_panes(header_row + 1, 2)
 
     def _ordered(self) -> list[UnitOutcome]:
@@ -173,10 +166,7 @@ class _Writer:
                     style = formats.cell
                 if col == len(values) - 1:
                     style = formats.wrap
-                if isinstance(value, str):
-                    checked(ws.write_string(index, col, value, style), "排名")
-                else:
-                    checked(ws.write_number(index, col, value, style), "排名")
+                _put(ws, index, col, value, style)
         ws.set_column(0, 0, 6)
         ws.set_column(1, 1, 20)
         ws.set_column(2, 2, 14)
@@ -215,12 +205,7 @@ class _Writer:
                     _number(total) if total is not None else outcome.status,
                 ]
                 for col, value in enumerate(values):
-                    if isinstance(value, str):
-                        checked(
-                            ws.write_string(row, col, value, formats.cell if col in (0, 3) else formats.center), "分组"
-                        )
-                    else:
-                        checked(ws.write_number(row, col, value, formats.center), "分组")
+                    _put(ws, row, col, value, formats.cell if col in (0, 3) else formats.center)
                 row += 1
         ws.set_column(0, 0, 18)
         ws.set_column(1, 2, 9)
@@ -275,10 +260,7 @@ class _Writer:
                     cells,
                 ]
                 for col, value in enumerate(values):
-                    if isinstance(value, str):
-                        checked(ws.write_string(row, col, value, formats.cell), "明细")
-                    else:
-                        checked(ws.write_number(row, col, value, formats.center), "明细")
+                    _put(ws, row, col, value, formats.cell if isinstance(value, str) else formats.center)
         ws.set_column(0, 1, 16)
         ws.set_column(2, 3, 6)
         ws.set_column(4, 4, 24)
@@ -317,12 +299,11 @@ class _Writer:
         for index, row in enumerate(stats, start=header_row + 1):
             values = [row.group, row.count, row.mean, row.median, row.std, row.min, row.max, row.flag]
             for col, value in enumerate(values):
-                if isinstance(value, str):
-                    checked(ws.write_string(index, col, value, formats.cell), "统计")
+                if isinstance(value, float):
+                    value = round(value, 2)
                 elif value is None:  # a group of one has no spread
-                    checked(ws.write_string(index, col, "—", formats.center), "统计")
-                else:
-                    checked(ws.write_number(index, col, round(float(value), 2), formats.center), "统计")
+                    value = "—"
+                _put(ws, index, col, value, formats.cell if col in (0, 7) else formats.center)
         ws.set_column(0, 0, 18)
         ws.set_column(1, 6, 9)
         ws.set_column(7, 7, 12)
@@ -354,14 +335,19 @@ class _Writer:
                 "公式或锁定内容被改动" if result.tampered and not result.reason else result.reason,
             ]
             for col, value in enumerate(values):
-                if isinstance(value, int):
-                    checked(ws.write_number(row, col, value, formats.center), "来源")
-                else:
-                    checked(ws.write_string(row, col, value, formats.cell), "来源")
+                _put(ws, row, col, value, formats.cell if isinstance(value, str) else formats.center)
         ws.set_column(0, 0, 30)
         ws.set_column(1, 1, 20)
         ws.set_column(2, 6, 12)
         ws.set_column(7, 7, 50)
+
+
+def _put(ws: Worksheet, row: int, col: int, value: Any, style: Any) -> None:
+    """Text as text (a unit named "=1+1" stays text), numbers as numbers."""
+    if isinstance(value, str):
+        checked(ws.write_string(row, col, value, style), ws.name)
+    else:
+        checked(ws.write_number(row, col, value, style), ws.name)
 
 
 def _explain(lines: tuple[Line, ...]) -> str:

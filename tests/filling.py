@@ -8,15 +8,12 @@ writes them into a copy of a workbook, as Excel would store them.
 from __future__ import annotations
 
 import random
-import shutil
-import warnings
 from decimal import Decimal
 from pathlib import Path
 
-import openpyxl
-
 from kaohe_xlsx.layout import SheetLayout
 from kaohe_xlsx.model import NO, NOT_PARTICIPATING, YES, InputSpec
+from kaohe_xlsx.sample import fill_workbook
 from kaohe_xlsx.scoring import Inputs
 
 Entry = str | int | float
@@ -77,13 +74,4 @@ def engine_inputs(layout: SheetLayout, entries: dict[str, Entry]) -> Inputs:
 
 def fill(src: Path, dest: Path, entries_by_sheet: dict[str, dict[str, Entry]]) -> Path:
     """Copy ``src`` to ``dest`` with the entries written into the named sheets."""
-    shutil.copyfile(src, dest)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # openpyxl notes parts it does not read
-        workbook = openpyxl.load_workbook(dest)
-    for sheet, entries in entries_by_sheet.items():
-        worksheet = workbook[sheet]
-        for address, value in entries.items():
-            worksheet[address] = value
-    workbook.save(dest)
-    return dest
+    return fill_workbook(src, dest, entries_by_sheet)
