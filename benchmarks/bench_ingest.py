@@ -84,9 +84,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--units", type=int, default=0, help="synthetic campaign size (0: the Jiaozuo 2016 sample)")
     parser.add_argument("--per-group", type=int, default=25)
+    parser.add_argument("--keep", type=Path, help="prepare the files into this folder once and reuse them afterwards")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="kaohe-bench-") as folder:
-        manifest, files = prepare(args.units, args.per_group, Path(folder))
+    with tempfile.TemporaryDirectory(prefix="kaohe-bench-") as scratch:
+        folder = args.keep or Path(scratch)
+        manifests = sorted((folder / "issued").glob("*.kaohe.json"))
+        if manifests:
+            manifest, files = manifests[0], sorted((folder / "returned").glob("*.xlsx"))
+        else:
+            folder.mkdir(parents=True, exist_ok=True)
+            manifest, files = prepare(args.units, args.per_group, folder)
         print(f"核对并排名：{len(files)} 个文件")
         baseline = measure("python-calamine 只读取数值（基线）", "baseline", manifest, files)
         ours = measure("kaohe 核对 + 排名 + 写排名表", "kaohe", manifest, files)

@@ -9,6 +9,7 @@ the scoring engine. Nothing here writes to a returned file.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
@@ -246,6 +247,7 @@ def _check_number(number: Decimal, spec: InputSpec) -> tuple[str, str] | None:
 _STRING_LITERAL = re.compile(r'"[^"]*"|\'[^\']*\'')  # text, and quoted sheet names
 
 
+@functools.lru_cache(maxsize=65536)
 def normalise_formula(formula: str) -> str:
     """Formula text compared loosely: no "=", no spaces and upper case outside string literals."""
     text = formula.lstrip("=")

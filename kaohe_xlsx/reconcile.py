@@ -8,8 +8,10 @@ the engine, ranks the complete ones and measures each group's leniency.
 
 from __future__ import annotations
 
+import os
 import statistics
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -462,6 +464,44 @@ def group_statistics(outcomes: Iterable[UnitOutcome]) -> list[GroupStats]:
     return stats
 
 
+PARALLEL_FROM = 8  # files; fewer are read in this process (starting workers costs more)
+
+_worker_manifest: CampaignManifest | None = None
+_worker_layouts: LayoutCache | None = None
+
+
+def _start_worker(manifest: CampaignManifest) -> None:
+    global _worker_manifest, _worker_layouts
+    _worker_manifest, _worker_layouts = manifest, LayoutCache(manifest.rubric)
+
+
+def _read_in_worker(path: Path) -> FileResult:
+    assert _worker_manifest is not None
+    return read_workbook(path, _worker_manifest, _worker_layouts)
+
+
+def read_files(
+    files: Sequence[Path], manifest: CampaignManifest, progress: Callable[[Path], None] | None = None
+) -> list[FileResult]:
+    """Read and check every file, in input order; many files are read by one process per core."""
+    workers = min(os.cpu_count() or 1, 8)
+    if len(files) < PARALLEL_FROM or workers < 2:
+        layouts = LayoutCache(manifest.rubric)
+        results = []
+        for path in files:
+            results.append(read_workbook(path, manifest, layouts))
+            if progress is not None:
+                progress(path)
+        return results
+    results = []
+    with ProcessPoolExecutor(workers, initializer=_start_worker, initargs=(manifest,)) as pool:
+        for path, result in zip(files, pool.map(_read_in_worker, files, chunksize=4), strict=True):
+            results.append(result)
+            if progress is not None:
+                progress(path)
+    return results
+
+
 def check_campaign(
     files: Sequence[Path],
     manifest: CampaignManifest,
@@ -469,10 +509,4 @@ def check_campaign(
     progress: Callable[[Path], None] | None = None,
 ) -> CampaignResult:
     """Read and check every file, then reconcile them into the campaign result."""
-    layouts = LayoutCache(manifest.rubric)
-    results = []
-    for path in files:
-        results.append(read_workbook(path, manifest, layouts))
-        if progress is not None:
-            progress(path)
-    return reconcile(manifest, results, options)
+    return reconcile(manifest, read_files(files, manifest, progress), options)

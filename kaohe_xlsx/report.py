@@ -70,8 +70,10 @@ class _Writer:
         self.rubric = result.rubric
 
     def write(self, path: Path, only_ranking: bool = False) -> None:
+        # constant_memory: rows are streamed to disk in order (the 明细 of 10,000 units is 260,000 rows)
         workbook = xlsxwriter.Workbook(
-            str(path), {"strings_to_numbers": False, "strings_to_formulas": False, "strings_to_urls": False}
+            str(path),
+            {"strings_to_numbers": False, "strings_to_formulas": False, "strings_to_urls": False, "constant_memory": True},
         )
         workbook.set_properties(
             {
@@ -142,9 +144,9 @@ class _Writer:
             headers += ["等次"]
         headers += ["说明"]
         header_row = self._title(ws, formats, f"{self.campaign['title']}综合排名", len(headers))
+        ws.set_row(header_row, 62)  # before the row is written: rows stream out in order
         for col, text in enumerate(headers):
             checked(ws.write_string(header_row, col, text, formats.header), "表头")
-        ws.set_row(header_row, 62)
         remark_width = 34
         for index, outcome in enumerate(self._ordered(), start=header_row + 1):
             score = outcome.score

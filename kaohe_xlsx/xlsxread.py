@@ -82,7 +82,7 @@ class CellStyle:
     kind: Literal["general", "date", "percent"] = "general"
 
 
-@dataclass
+@dataclass(slots=True)
 class RawCell:
     """One cell as stored: its text value and type, its formula, its style index."""
 
@@ -159,18 +159,22 @@ class _SheetHandler(_Handler):
 
     def start(self, tag: str, attrs: dict[str, str]) -> None:
         name = tag.rpartition(":")[2] if ":" in tag else tag
-        if name == "c":
+        if name == "c":  # the most frequent elements first
             self.address = attrs.get("r", "")
             self.cell = RawCell(None, attrs.get("t", "n"), None, int(attrs.get("s", "0")))  # type: ignore[arg-type]
-        elif name == "row" and self.max_row is not None and int(attrs.get("r", "0")) > self.max_row:
-            raise _Stop
-        elif name in ("v", "t", "formula1", "formula2", "sqref"):
+        elif name == "v":
             self.in_text = True
             self.text = []
         elif name == "f":
             self.in_text = True
             self.text = []
             self.formula_attrs = attrs
+        elif name == "row":
+            if self.max_row is not None and int(attrs.get("r", "0")) > self.max_row:
+                raise _Stop
+        elif name in ("t", "formula1", "formula2", "sqref"):
+            self.in_text = True
+            self.text = []
         elif name == "sheetProtection":
             self.sheet.protected = attrs.get("sheet", "0") in ("1", "true")
         elif name == "dataValidation":
