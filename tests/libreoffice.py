@@ -48,6 +48,7 @@ __all__ = [
     "LibreOfficeError",
     "Run",
     "cell_values",
+    "convert",
     "profile_dir",
     "recalculate",
     "recalculate_many",
@@ -165,6 +166,11 @@ def to_pdf(src: Path, dest_dir: Path, *, timeout: float | None = None) -> Path:
 def to_pdf_many(srcs: Iterable[Path], dest_dir: Path, *, timeout: float | None = None) -> list[Path]:
     """:func:`to_pdf` for several workbooks in one soffice run."""
     return _convert(list(srcs), Path(dest_dir), _PDF, timeout)
+
+
+def convert(src: Path, dest_dir: Path, extension: str, export_filter: str, *, timeout: float | None = None) -> Path:
+    """Save ``src`` in another format (e.g. "xls", "MS Excel 97"; "ods", "calc8")."""
+    return _convert([src], dest_dir, (extension, export_filter), timeout)[0]
 
 
 def cell_values(path: Path) -> dict[str, dict[str, object]]:

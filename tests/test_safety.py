@@ -609,14 +609,12 @@ def libreoffice_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Pat
     import libreoffice as lo
 
     lo.require_soffice()
-    if not hasattr(lo, "_convert"):
-        pytest.skip("tests/libreoffice.py 不再提供 _convert")
     folder = tmp_path_factory.mktemp("lo")
     source = make_workbook(folder / "填报.xlsx", rows=300)
     return {
         "xlsx": lo.recalculate(source, folder / "xlsx"),
-        "xls": lo._convert([source], folder / "xls", ("xls", "MS Excel 97"), None)[0],
-        "ods": lo._convert([source], folder / "ods", ("ods", "calc8"), None)[0],
+        "xls": lo.convert(source, folder / "xls", "xls", "MS Excel 97"),
+        "ods": lo.convert(source, folder / "ods", "ods", "calc8"),
     }
 
 
