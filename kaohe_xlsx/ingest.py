@@ -658,7 +658,7 @@ def read_workbook(path: Path, manifest: CampaignManifest, layouts: LayoutCache |
         result.reject(verdict.code, verdict.message)
         return result
     if verdict.macros:
-        result.add("warning", "macros", "文件含有宏（VBA），宏不会运行，只读取填写的数据")
+        result.add("warning", "macros", verdict.message)
     layouts = layouts or LayoutCache(manifest.rubric)
     try:
         with XlsxPackage(path) as package:

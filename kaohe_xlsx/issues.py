@@ -41,7 +41,3 @@ class Issue:
     def line(self) -> str:
         return f"{LEVEL_LABELS[self.level]} [{self.place}] {self.message}"
 
-
-def flatten(issues: list[Issue], *fields: str) -> list[tuple[str, ...]]:
-    """Short projections for tests and summaries: flatten(issues, "file", "cell", "code")."""
-    return [tuple(getattr(issue, name) for name in fields) for issue in issues]
