@@ -367,7 +367,8 @@ class _WorkbookWriter:
         for unit, name in zip(self.assignment.units, names, strict=True):
             worksheet = workbook.add_worksheet(name)
             self._unit_sheet(worksheet, styles, unit)
-            digest = sheet_digest(self.base_digest, self.campaign, self.assignment, unit)
+            titles = unit_title_rows(self.campaign.title, self.campaign.split, self.assignment.assessor, unit)
+            digest = sheet_digest(self.base_digest, titles)
             sheets.append({"name": name, "unit": unit, "digest": digest})
         self._cover(cover, styles, meta)
         self._summary(summary, styles, names)
@@ -497,10 +498,10 @@ def layout_digest(layout: SheetLayout) -> Any:
     return digest
 
 
-def sheet_digest(base: Any, campaign: Campaign, assignment: Assignment, unit: str) -> str:
+def sheet_digest(base: Any, title_rows: Iterable[tuple[int, str, str]]) -> str:
     """sha256 over a unit sheet's locked content: labels, maxima and formulas, then its titles."""
     digest = base.copy()
-    for row, value, _ in unit_title_rows(campaign.title, campaign.split, assignment.assessor, unit):
+    for row, value, _ in title_rows:
         digest.update(f"{ref(row, 0)}\t{value}\n".encode())
     return digest.hexdigest()
 

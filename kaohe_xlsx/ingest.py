@@ -24,7 +24,7 @@ from typing import Any, Literal
 from xlsxwriter.utility import xl_cell_to_rowcol
 
 from . import __version__
-from .generate import validation_plan
+from .generate import layout_digest, sheet_digest, validation_plan
 from .issues import Issue, KaoheError, Level
 from .layout import (
     COL_SCORE,
@@ -360,11 +360,13 @@ def _short(text: str | None, limit: int = 24) -> str:
 
 @dataclass(frozen=True)
 class IssuedSheet:
-    """What every unit sheet of one workbook was issued with: layout, locked cells, validations."""
+    """What every unit sheet of one workbook was issued with: layout, locked cells, validations,
+    and the digest state of its locked cells (the manifest's fingerprint, without the titles)."""
 
     layout: SheetLayout
     locked: list[Expected]
     validations: dict[str, tuple[str, str, str]]
+    digest: Any
 
 
 class LayoutCache:
@@ -381,7 +383,9 @@ class LayoutCache:
             layout = build_sheet_layout(
                 self.rubric, [i for i in self.rubric.items if i.id in wanted], unit_rules=key[1]
             )
-            self.sheets[key] = IssuedSheet(layout, expected_cells(layout.cells), issued_validations(layout))
+            self.sheets[key] = IssuedSheet(
+                layout, expected_cells(layout.cells), issued_validations(layout), layout_digest(layout)
+            )
         return self.sheets[key]
 
 
@@ -682,6 +686,12 @@ def _read_package(result: FileResult, package: XlsxPackage, manifest: CampaignMa
         unit: unit_title_rows(campaign["title"], campaign["split"], record["assessor"], unit)
         for unit in record["units"]
     }
+    fingerprints = {entry["unit"]: entry["digest"] for entry in record["sheets"]}
+    if any(sheet_digest(issued.digest, rows[unit]) != fingerprints[unit] for unit in record["units"]):
+        raise KaoheError(
+            f"考核清单中“{record['assessor']}”考核表的指纹与本版 kaohe 重建的表格不符，无法逐格核对；"
+            "请用生成考核表时的 kaohe 版本核对"
+        )
     sheets = _find_sheets(result, package, record, {unit: titles[1][1] for unit, titles in rows.items()})
     for unit, sheet in sheets.items():
         title_cells = [Expected(ref(row, 0), text=text) for row, text, _ in rows[unit]]

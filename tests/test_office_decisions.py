@@ -257,3 +257,18 @@ def test_unwritable_ranking_is_a_chinese_error(campaign, tmp_path):
     )
     assert result.exit_code == 1
     assert "无法创建文件夹" in result.output and "Traceback" not in result.output
+
+
+def test_fingerprints_must_match_what_is_rebuilt(campaign, tmp_path):
+    import json
+
+    from kaohe_xlsx.issues import KaoheError
+
+    issued, data, manifest = campaign
+    path = filled_copy(issued, tmp_path, data)
+    altered = json.loads(manifest.path.read_text(encoding="utf-8"))
+    altered["workbooks"][0]["sheets"][0]["digest"] = "0" * 64
+    other = tmp_path / "改过的清单.kaohe.json"
+    other.write_text(json.dumps(altered, ensure_ascii=False), encoding="utf-8")
+    with pytest.raises(KaoheError, match="指纹"):
+        check_campaign([path], load_manifest(other))
