@@ -599,7 +599,7 @@ def _check_reasons(
 ) -> None:
     for item_id in layout.item_rows:
         item = rubric.item(item_id)
-        if item.kind not in ("deduct", "penalty") and not any(r.is_bonus for r in item.rules):
+        if not item.needs_reason:
             continue
         scored = scores[item_id]
         if (scored.score < item.max_points or scored.bonus > 0) and item_id not in unit.reasons:

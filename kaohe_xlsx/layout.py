@@ -345,7 +345,7 @@ def build_sheet_layout(rubric: Rubric, items: Iterable[Item], *, unit_rules: boo
             cells.append(Cell(item_row, COL_SCORE, "formula", "score", score, "=" + score_formula))
             if bonus_formula is not None:
                 cells.append(Cell(item_row, COL_BONUS, "formula", "score", bonus, "=" + bonus_formula))
-            if item.kind in ("deduct", "penalty") or any(r.is_bonus for r in item.rules):
+            if item.needs_reason:
                 reason_rows.append(item_row)
         section_score = rounded(f"SUM({ref(section_row + 1, COL_SCORE)}:{ref(row - 1, COL_SCORE)})", decimals)
         subtotal_value = sum((cached_item_values(i, decimals)[0] for i in section_items), ZERO)

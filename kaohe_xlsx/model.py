@@ -416,6 +416,12 @@ class Item:
     notes: tuple[str, ...] = ()
 
     @property
+    def needs_reason(self) -> bool:
+        """Whether a deduction, zeroing or bonus here must be explained (扣分、加分说明);
+        a score converted from another assessment needs none."""
+        return any(rule.is_deduction or rule.is_bonus or isinstance(rule, ZeroItem) for rule in self.rules)
+
+    @property
     def max_points(self) -> Decimal:
         """The most the item can contribute before bonuses (0 for a penalty item)."""
         return self.points or Decimal(0)

@@ -153,3 +153,12 @@ def test_cli_check_is_read_only(tmp_path):
     assert result.exit_code == 0, result.output
     assert "核对通过" in result.output
     assert {f: f.read_bytes() for f in files} == before
+
+
+def test_converted_scores_need_no_reason(tmp_path):
+    # seed 004 一(五): "五城同创(倒扣分5分)… 考核折算" — the score comes from another assessment
+    manifest, files, inputs = run_campaign(tmp_path, "dongyang-2013", split="assessor", groups=1, per_group=2)
+    result = check_campaign(files, manifest)
+    converted = {i.id for i in manifest.rubric.items if not i.needs_reason}
+    assert {"1.5.1", "1.6.1", "2.1", "2.2"} <= converted
+    assert not [i for i in result.all_issues if i.code == "reason-missing" and i.message.split()[1] in converted]
