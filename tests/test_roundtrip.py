@@ -18,6 +18,7 @@ from kaohe_xlsx.layout import build_sheet_layout
 from kaohe_xlsx.reconcile import Options, check_campaign
 from kaohe_xlsx.roster import Group, Member, Roster
 from kaohe_xlsx.rubrics import load_rubrics
+from kaohe_xlsx.sample import fill_campaign
 from kaohe_xlsx.scoring import competition_rank, score_campaign
 
 
@@ -156,9 +157,15 @@ def test_cli_check_is_read_only(tmp_path):
 
 
 def test_converted_scores_need_no_reason(tmp_path):
-    # seed 004 一(五): "五城同创(倒扣分5分)… 考核折算" — the score comes from another assessment
-    manifest, files, inputs = run_campaign(tmp_path, "dongyang-2013", split="assessor", groups=1, per_group=2)
+    # seed 004 一(五): "五城同创(倒扣分5分)… 考核折算" — the score comes from another assessment,
+    # so a converted score below full marks is no deduction to explain (it was 601 warnings)
+    rubric = load_rubrics()["dongyang-2013"]
+    campaign = Campaign(rubric, roster(1, 2), rubric.title, 2013, "", "考核办", split="assessor")
+    generated = generate_campaign(campaign, tmp_path / "issued")
+    manifest = load_manifest(generated.path)
+    files = fill_campaign(manifest, tmp_path / "issued", tmp_path / "returned")
     result = check_campaign(files, manifest)
-    converted = {i.id for i in manifest.rubric.items if not i.needs_reason}
-    assert {"1.5.1", "1.6.1", "2.1", "2.2"} <= converted
-    assert not [i for i in result.all_issues if i.code == "reason-missing" and i.message.split()[1] in converted]
+    assert {"1.5.1", "1.6.1", "2.1", "2.2"} <= {i.id for i in rubric.items if not i.needs_reason}
+    penalties = [o.score.items["1.5.1"].score for o in result.outcomes.values()]
+    assert any(score < 0 for score in penalties)  # converted below full marks: a penalty
+    assert [i.line() for i in result.all_issues if i.code == "reason-missing"] == []
