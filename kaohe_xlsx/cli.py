@@ -424,7 +424,8 @@ def check(
     result = _run_checks(targets, manifest, imports, prefer, accept)
     _print_result(result, verbose, annotate_dir)
     if result.complete:
-        click.echo("核对通过：全部单位已评分，没有需要处理的问题。")
+        warned = any(issue.level == "warning" for issue in result.all_issues)
+        click.echo("核对通过：全部单位已评分，没有阻止排名的错误" + ("；请留意上面的警告。" if warned else "。"))
     else:
         click.echo("尚不能形成可靠的排名：请处理上面的错误，或补齐未完成的单位。")
         raise SystemExit(1)
