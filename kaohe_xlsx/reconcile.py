@@ -22,7 +22,7 @@ from .issues import Issue, KaoheError
 from .model import NOT_PARTICIPATING, Converted, Rubric, WeightedPart, fmt
 from .scoring import UnitScore, Value, competition_rank, score_campaign
 
-OFFICE = "汇总"
+OFFICE = "全部考核表"  # the "file" of findings about the campaign as a whole
 
 
 @dataclass(frozen=True)

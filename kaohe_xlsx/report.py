@@ -58,7 +58,6 @@ class _Formats:
         self.wrap = workbook.add_format({**body, "text_wrap": True})
         self.center = workbook.add_format({**body, "align": "center"})
         self.total = workbook.add_format({**body, "align": "center", "bold": True, "bg_color": colours["total"]})
-        self.muted = workbook.add_format({**body, "font_color": "#808080", "text_wrap": True})
 
 
 class _Writer:
