@@ -13,7 +13,6 @@ process; peak memory is that process's maximum resident set.
 from __future__ import annotations
 
 import argparse
-import multiprocessing
 import random
 import resource
 import sys
@@ -26,7 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
-from bench_generate import make_campaign  # noqa: E402
+from bench_generate import make_campaign, measure  # noqa: E402
 from filling import fill, random_entries  # noqa: E402
 
 from kaohe_xlsx.generate import generate_campaign  # noqa: E402
@@ -69,17 +68,6 @@ def _child(kind: str, manifest_path: Path, files: list[Path], queue: Any) -> Non
     queue.put((seconds, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024))
 
 
-def measure(label: str, kind: str, manifest: Path, files: list[Path]) -> float:
-    context = multiprocessing.get_context("spawn")
-    queue = context.Queue()
-    process = context.Process(target=_child, args=(kind, manifest, files, queue))
-    process.start()
-    seconds, peak = queue.get()
-    process.join()
-    print(f"  {label:<30} {seconds:8.2f} s   峰值内存 {peak:7.1f} MiB")
-    return seconds
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--units", type=int, default=0, help="synthetic campaign size (0: the Jiaozuo 2016 sample)")
@@ -95,8 +83,8 @@ def main() -> None:
             folder.mkdir(parents=True, exist_ok=True)
             manifest, files = prepare(args.units, args.per_group, folder)
         print(f"核对并排名：{len(files)} 个文件")
-        baseline = measure("python-calamine 只读取数值（基线）", "baseline", manifest, files)
-        ours = measure("kaohe 核对 + 排名 + 写排名表", "kaohe", manifest, files)
+        baseline = measure("python-calamine 只读取数值（基线）", _child, "baseline", manifest, files)
+        ours = measure("kaohe 核对 + 排名 + 写排名表", _child, "kaohe", manifest, files)
         print(f"  比值 kaohe / 基线 = {ours / baseline:.2f}")
 
 

@@ -34,6 +34,7 @@ from .sample import fill_campaign
 
 click_zh.install()  # before the decorators below build their help texts
 
+EXISTING_FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 GROUP_METAVARS = {"options_metavar": "[选项]", "subcommand_metavar": "命令 [参数]..."}
 STATUS_LABELS = {"complete": "完整", "partial": "部分（原文不全）", "needs_allocation": "待分配分值"}
@@ -158,7 +159,7 @@ def rubrics_list(settings: Settings, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="以 JSON 输出（含全部规则）。")
 @click.option(
     "--allocation",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    type=EXISTING_FILE,
     metavar="文件",
     help="分值分配文件（原文没有分值的细则，如 jiaozuo-2020）。",
 )
@@ -244,21 +245,21 @@ def rubrics_check(settings: Settings, file: Path | None) -> None:
 @click.option("--rubric", "rubric_id", default="jiaozuo-2016", show_default=True, metavar="编号", help="考评细则编号。")
 @click.option(
     "--allocation",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    type=EXISTING_FILE,
     metavar="文件",
     help="分值分配文件（原文没有分值的细则）。",
 )
 @click.option(
     "--units",
     "units_file",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    type=EXISTING_FILE,
     metavar="文件",
     help="单位名单（.csv 或 .xlsx）；默认为随附的焦作 2016 名单。",
 )
 @click.option(
     "--groups",
     "groups_file",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    type=EXISTING_FILE,
     metavar="文件",
     help="考核组成员名单（.csv 或 .xlsx）。",
 )
@@ -274,7 +275,7 @@ def rubrics_check(settings: Settings, file: Path | None) -> None:
 )
 @click.option(
     "--template",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    type=EXISTING_FILE,
     metavar="文件",
     help="样式模板（默认 templates/default.json）。",
 )
@@ -343,13 +344,13 @@ def campaign_options(command: Any) -> Any:
         [
             click.option(
                 "--manifest",
-                type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                type=EXISTING_FILE,
                 metavar="文件",
                 help="考核清单（默认在所给文件夹中查找 *.kaohe.json）。",
             ),
             click.option(
                 "--imports",
-                type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                type=EXISTING_FILE,
                 metavar="文件",
                 help="导入成绩表（.xlsx 或 .csv，按单位）：如网上考核、折算项目。",
             ),

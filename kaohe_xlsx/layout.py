@@ -170,9 +170,7 @@ def amount_formula(rule: Rule, item: Item, cell: str, decimals: int) -> str | No
         gap = f"{num(rule.threshold)}-{cell}" if rule.direction == "below" else f"{cell}-{num(rule.threshold)}"
         steps = f"INT(ROUND(MAX(0,{gap})/{num(rule.step)},9))"
         return f"IF({blank},0,{rounded(f'{steps}*{num(rule.per)}', decimals)})"
-    if isinstance(rule, FixedDeduction | FixedBonus):
-        return f"IF({cell}={text(YES)},{num(rule.amount)},0)"
-    if isinstance(rule, Award):
+    if isinstance(rule, FixedDeduction | FixedBonus | Award):
         return f"IF({cell}={text(YES)},{num(rule.amount)},0)"
     if isinstance(rule, RangeDeduction):
         return f"IF({blank},0,{rounded(cell, decimals)})"

@@ -13,10 +13,26 @@ from pathlib import Path
 
 from kaohe_xlsx.layout import SheetLayout
 from kaohe_xlsx.model import NO, NOT_PARTICIPATING, YES, InputSpec
+from kaohe_xlsx.roster import Group, Member, Roster
 from kaohe_xlsx.sample import fill_workbook
 from kaohe_xlsx.scoring import Inputs
 
 Entry = str | int | float
+
+
+def small_roster(groups: int, per_group: int) -> Roster:
+    """A roster of ``groups`` groups with ``per_group`` units each ("1组单位1" …), one 组长 each."""
+    return Roster(
+        tuple(
+            Group(
+                f"第{g + 1}考核组",
+                (Member("组长", f"组长{g + 1}", ""),),
+                "3568226",
+                tuple(f"{g + 1}组单位{u + 1}" for u in range(per_group)),
+            )
+            for g in range(groups)
+        )
+    )
 
 
 def random_value(spec: InputSpec, rng: random.Random, busy: float = 0.5) -> Entry | None:

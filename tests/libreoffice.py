@@ -44,6 +44,7 @@ from pathlib import Path
 
 __all__ = [
     "DEFAULT_TIMEOUT",
+    "RECALC_SETTINGS",
     "RUNS",
     "LibreOfficeError",
     "Run",
@@ -67,7 +68,7 @@ PER_EXTRA_FILE_TIMEOUT = 30.0
 _XLSX = ("xlsx", "Calc MS Excel 2007 XML")
 _PDF = ("pdf", "calc_pdf_Export")
 
-_REGISTRY = """\
+RECALC_SETTINGS = """\
 <?xml version="1.0" encoding="UTF-8"?>
 <oor:items xmlns:oor="http://openoffice.org/2001/registry" \
 xmlns:xs="http://www.w3.org/2001/XMLSchema" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">
@@ -136,7 +137,7 @@ def _profile_locked() -> Path:
         (root / "runtime").mkdir(mode=0o700)  # XDG_RUNTIME_DIR: dconf writes there, not ~/.cache
         # Must exist before LibreOffice first starts with this profile: the first start creates the
         # rest of the profile around it and keeps these values (merged, "fuse").
-        (root / "user" / "registrymodifications.xcu").write_text(_REGISTRY, encoding="utf-8")
+        (root / "user" / "registrymodifications.xcu").write_text(RECALC_SETTINGS, encoding="utf-8")
         _profile = root
     return _profile
 

@@ -85,16 +85,6 @@ EXPORT_FILTER = "Calc MS Excel 2007 XML"
 
 Entry = str | int | float | None  # None clears the cell
 
-_REGISTRY = """\
-<?xml version="1.0" encoding="UTF-8"?>
-<oor:items xmlns:oor="http://openoffice.org/2001/registry" \
-xmlns:xs="http://www.w3.org/2001/XMLSchema" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">
-<item oor:path="/org.openoffice.Office.Calc/Formula/Load">\
-<prop oor:name="OOXMLRecalcMode" oor:op="fuse"><value>0</value></prop></item>
-<item oor:path="/org.openoffice.Office.Calc/Formula/Load">\
-<prop oor:name="ODFRecalcMode" oor:op="fuse"><value>0</value></prop></item>
-</oor:items>
-"""
 
 
 # ============================================================================================
@@ -266,13 +256,16 @@ def _profile_dir() -> tuple[Path, bool]:
     global _profile
     if _profile is not None and (_profile / "user" / "registrymodifications.xcu").is_file():
         return _profile, not (_profile / "user" / "config").exists()
-    root = Path(tempfile.mkdtemp(prefix="kaohe-lo-inspector-"))
     import atexit
+
+    from libreoffice import RECALC_SETTINGS  # pytest side only: the driver never builds a profile
+
+    root = Path(tempfile.mkdtemp(prefix="kaohe-lo-inspector-"))
 
     atexit.register(shutil.rmtree, root, ignore_errors=True)
     (root / "user").mkdir()
     (root / "runtime").mkdir(mode=0o700)
-    (root / "user" / "registrymodifications.xcu").write_text(_REGISTRY, encoding="utf-8")
+    (root / "user" / "registrymodifications.xcu").write_text(RECALC_SETTINGS, encoding="utf-8")
     _profile = root
     return root, True
 

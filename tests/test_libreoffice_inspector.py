@@ -34,7 +34,7 @@ from typing import Any
 import openpyxl
 import pytest
 from click.testing import CliRunner
-from filling import Entry, engine_inputs, random_entries
+from filling import Entry, engine_inputs, random_entries, small_roster
 from libreoffice import cell_values
 from lo_inspector import (
     InspectorReport,
@@ -62,7 +62,6 @@ from kaohe_xlsx.layout import (
 )
 from kaohe_xlsx.model import NOT_PARTICIPATING, InputSpec
 from kaohe_xlsx.reconcile import CampaignResult, Options, check_campaign
-from kaohe_xlsx.roster import Group, Member, Roster
 from kaohe_xlsx.rubrics import load_rubrics
 from kaohe_xlsx.scoring import UnitScore, competition_rank, score_campaign
 
@@ -93,20 +92,6 @@ class Filled:
     expected: dict[str, UnitScore] = field(default_factory=dict)
     reports: list[WorkbookReport] = field(default_factory=list)  # LibreOffice's, in the order of files
     result: CampaignResult | None = None
-
-
-def roster(groups: int, per_group: int) -> Roster:
-    return Roster(
-        tuple(
-            Group(
-                f"第{g + 1}考核组",
-                (Member("组长", f"组长{g + 1}", ""),),
-                "3568226",
-                tuple(f"{g + 1}组单位{u + 1}" for u in range(per_group)),
-            )
-            for g in range(groups)
-        )
-    )
 
 
 def probes_for(spec: InputSpec) -> list[tuple[Entry, bool]]:
@@ -155,7 +140,7 @@ def filled(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Filled]:
     for rubric_id, (groups, per_group, seed) in CAMPAIGNS.items():
         rubric = rubrics[rubric_id]
         folder = tmp_path_factory.mktemp(rubric_id)
-        campaign = Campaign(rubric, roster(groups, per_group), rubric.title, rubric.year, "6月10日", rubric.issuer)
+        campaign = Campaign(rubric, small_roster(groups, per_group), rubric.title, rubric.year, "6月10日", rubric.issuer)
         issued = generate_campaign(campaign, folder / "issued")
         case = Filled(rubric_id, load_manifest(issued.path), folder / "returned")
         rng = random.Random(seed)

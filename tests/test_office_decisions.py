@@ -238,7 +238,7 @@ def test_manifest_from_another_table_format_is_refused(campaign, tmp_path):
 
     from kaohe_xlsx.issues import KaoheError
 
-    _, data, manifest = campaign
+    _, _, manifest = campaign
     older = json.loads(manifest.path.read_text(encoding="utf-8"))
     older["campaign"]["layout_version"] = 0
     path = tmp_path / "旧清单.kaohe.json"

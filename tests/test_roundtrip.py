@@ -9,31 +9,16 @@ from pathlib import Path
 import openpyxl
 import pytest
 from click.testing import CliRunner
-from filling import engine_inputs, fill, random_entries
+from filling import engine_inputs, fill, random_entries, small_roster
 
 from kaohe_xlsx.cli import cli
 from kaohe_xlsx.generate import MANIFEST_NAME, Campaign, generate_campaign
 from kaohe_xlsx.ingest import load_manifest
 from kaohe_xlsx.layout import build_sheet_layout
 from kaohe_xlsx.reconcile import Options, check_campaign
-from kaohe_xlsx.roster import Group, Member, Roster
 from kaohe_xlsx.rubrics import load_rubrics
 from kaohe_xlsx.sample import fill_campaign
 from kaohe_xlsx.scoring import competition_rank, score_campaign
-
-
-def roster(groups: int, per_group: int) -> Roster:
-    return Roster(
-        tuple(
-            Group(
-                f"第{g + 1}考核组",
-                (Member("组长", f"组长{g + 1}", ""),),
-                "3568226",
-                tuple(f"{g + 1}组单位{u + 1}" for u in range(per_group)),
-            )
-            for g in range(groups)
-        )
-    )
 
 
 def run_campaign(
@@ -42,7 +27,7 @@ def run_campaign(
     """Generate, fill every unit sheet with reasons, return (manifest, returned files, entries by unit)."""
     rubric = load_rubrics()[rubric_id]
     campaign = Campaign(
-        rubric, roster(groups, per_group), rubric.title, rubric.year, "6月10日", rubric.issuer, split=split
+        rubric, small_roster(groups, per_group), rubric.title, rubric.year, "6月10日", rubric.issuer, split=split
     )  # type: ignore[arg-type]
     manifest = generate_campaign(campaign, tmp_path / "issued")
     rng = random.Random(seed)
@@ -128,7 +113,7 @@ def test_missing_workbook_and_unfinished_unit(tmp_path):
 
 
 def test_cli_rank_writes_the_ranking(tmp_path):
-    manifest, files, inputs = run_campaign(tmp_path, "jiaozuo-2016")
+    manifest, _files, inputs = run_campaign(tmp_path, "jiaozuo-2016")
     (tmp_path / "returned" / MANIFEST_NAME).write_bytes(manifest.path.read_bytes())
     out = tmp_path / "综合排名.xlsx"
     result = CliRunner().invoke(cli, ["rank", str(tmp_path / "returned"), "--out", str(out)])
@@ -160,7 +145,7 @@ def test_converted_scores_need_no_reason(tmp_path):
     # seed 004 一(五): "五城同创(倒扣分5分)… 考核折算" — the score comes from another assessment,
     # so a converted score below full marks is no deduction to explain (it was 601 warnings)
     rubric = load_rubrics()["dongyang-2013"]
-    campaign = Campaign(rubric, roster(1, 2), rubric.title, 2013, "", "考核办", split="assessor")
+    campaign = Campaign(rubric, small_roster(1, 2), rubric.title, 2013, "", "考核办", split="assessor")
     generated = generate_campaign(campaign, tmp_path / "issued")
     manifest = load_manifest(generated.path)
     files = fill_campaign(manifest, tmp_path / "issued", tmp_path / "returned")
